@@ -1,0 +1,38 @@
+"""EBT Explorer's model package: energy-based transformers that think by gradient descent.
+
+    import ebt_core as ebt
+    m = ebt.load("arith-ebt")
+    run = ebt.think(m, "12+35=", ebt.ThinkConfig(steps=8, samples=4, seed=0), max_new_tokens=4)
+
+No UI imports live here; front ends render the records this package returns.
+"""
+
+from .checkpoint import CheckpointError, available, checkpoints_dir, load, read_metrics, save
+from .config import TextModelConfig, ThinkConfig
+from .descent import descent_step, evaluate, update
+from .records import ScoreResult, ThinkRun, TokenRecord
+from .text_model import TextEBT, Transformer
+from .thinking import score, think
+from .tokenizer import CharTokenizer
+
+__all__ = [
+    "CharTokenizer",
+    "CheckpointError",
+    "ScoreResult",
+    "TextEBT",
+    "TextModelConfig",
+    "ThinkConfig",
+    "ThinkRun",
+    "TokenRecord",
+    "Transformer",
+    "available",
+    "checkpoints_dir",
+    "descent_step",
+    "evaluate",
+    "load",
+    "read_metrics",
+    "save",
+    "score",
+    "think",
+    "update",
+]

@@ -1,0 +1,189 @@
+"""Checkpoint I/O: a directory with config.json, model.safetensors and metrics.jsonl.
+
+    ebt.save(model, "checkpoints/my-ebt", think=ThinkConfig(...), recipe={...})
+    model = ebt.load("my-ebt")            # a name under checkpoints/, or a directory path
+
+`config.json` holds the format version, the model kind, its architecture (tokenizer included),
+the default ThinkConfig and the training recipe, so a checkpoint rebuilds itself with no outside
+knowledge. Weights are safetensors only: pickled formats are refused, never unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .config import TextModelConfig, ThinkConfig
+from .text_model import TextEBT, Transformer
+
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE = "config.json", "model.safetensors", "metrics.jsonl"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+# kind → (config class, model class). Other modules register their kinds here.
+KINDS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
+    "text-ebt": (TextModelConfig, TextEBT),
+    "transformer": (TextModelConfig, Transformer),
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, malformed, or not what the caller asked for."""
+
+
+def checkpoints_dir() -> Path:
+    """Where named checkpoints live: $EBT_CHECKPOINTS, else the repository's checkpoints/."""
+    env = os.environ.get("EBT_CHECKPOINTS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def available(kind_prefix: str = "") -> list[str]:
+    """Names of the checkpoints under `checkpoints_dir()` (optionally of kinds with a prefix)."""
+    root = checkpoints_dir()
+    if not root.is_dir():
+        return []
+    names = []
+    for d in sorted(root.iterdir()):
+        try:
+            kind = json.loads((d / CONFIG_FILE).read_text())["kind"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if kind.startswith(kind_prefix):
+            names.append(d.name)
+    return names
+
+
+def resolve(name_or_dir: str | os.PathLike) -> Path:
+    """A checkpoint name (under checkpoints/) or a directory path → its directory."""
+    text = os.fspath(name_or_dir)
+    looks_like_path = isinstance(name_or_dir, os.PathLike) or "/" in text or os.sep in text
+    if not looks_like_path:
+        if not _NAME.match(text):
+            raise CheckpointError(
+                f"invalid checkpoint name {text!r}: use letters, digits, '.', '_' or '-' "
+                f"(available: {available()})"
+            )
+        path = checkpoints_dir() / text
+    else:
+        path = Path(text).expanduser()
+    if not path.is_dir():
+        raise CheckpointError(
+            f"no checkpoint at {text!r}; available names: {available()} "
+            "(or pass a directory containing config.json and model.safetensors)"
+        )
+    return path
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    file = path / CONFIG_FILE
+    if not file.is_file():
+        raise CheckpointError(f"{file} is missing: not a checkpoint directory")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{file} is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{file} must hold a JSON object")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{file}: format_version {data.get('format_version')!r} is not supported "
+            f"(this version reads {FORMAT_VERSION})"
+        )
+    if data.get("kind") not in KINDS:
+        raise CheckpointError(f"{file}: kind {data.get('kind')!r} is not one of {sorted(KINDS)}")
+    return data
+
+
+def load(name_or_dir: str | os.PathLike) -> nn.Module:
+    """Rebuild a model from a checkpoint directory, in eval mode, with its defaults attached.
+
+    Sets `model.think_defaults` (ThinkConfig, text EBTs), `model.checkpoint_name` and
+    `model.recipe`. Raises CheckpointError (a ValueError) naming the file at fault.
+    """
+    path = resolve(name_or_dir)
+    data = _read_config(path)
+    config_cls, model_cls = KINDS[data["kind"]]
+    try:
+        config = config_cls.from_dict({**data.get("model", {}), "kind": data["kind"]})
+        think = ThinkConfig.from_dict(data["think"]) if data.get("think") else None
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path / CONFIG_FILE}: {err}") from err
+    weights = path / WEIGHTS_FILE
+    if not weights.is_file():
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        hint = (
+            f" (found {pickles}: pickled weights are refused, convert to safetensors)"
+            if pickles
+            else ""
+        )
+        raise CheckpointError(f"{weights} is missing{hint}")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{weights} is corrupted or not safetensors: {err}") from err
+    model = model_cls(config)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0:3]
+        raise CheckpointError(f"{weights} does not match {CONFIG_FILE}: {' '.join(first)}") from err
+    model.eval()
+    model.think_defaults = think or ThinkConfig()
+    model.checkpoint_name = path.name
+    model.recipe = data.get("recipe", {})
+    return model
+
+
+def save(
+    model: nn.Module,
+    directory: str | os.PathLike,
+    think: ThinkConfig | None = None,
+    recipe: dict[str, Any] | None = None,
+    metrics: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write config.json + model.safetensors (+ metrics.jsonl) to `directory`."""
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    config = model.config.to_dict()
+    kind = config.pop("kind")
+    think = think or getattr(model, "think_defaults", None)
+    data = {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "model": config,
+        "think": think.to_dict() if think is not None else None,
+        "recipe": recipe if recipe is not None else getattr(model, "recipe", {}),
+    }
+    (path / CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(path / WEIGHTS_FILE))
+    if metrics is not None:
+        with open(path / METRICS_FILE, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(m) + "\n" for m in metrics)
+    elif not (path / METRICS_FILE).exists():
+        (path / METRICS_FILE).touch()
+    return path
+
+
+def read_metrics(name_or_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The training curve of a checkpoint (one dict per logged evaluation)."""
+    file = resolve(name_or_dir) / METRICS_FILE
+    if not file.is_file():
+        return []
+    rows = []
+    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise CheckpointError(f"{file}, line {n}: not JSON ({err})") from err
+    return rows

@@ -1,0 +1,152 @@
+"""Frozen, validated configurations: model architecture and inference ("thinking") settings.
+
+Every config round-trips through JSON (`to_dict` / `from_dict`) so it can live next to the
+weights in `config.json`. Validation raises `ValueError` naming the offending field; values the
+user chose are never silently corrected.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+TEXT_KINDS = ("text-ebt", "transformer")
+SELECT_RULES = ("min", "max_gap")
+
+# Bounds that keep one call responsive on a 2-CPU machine; documented in README.
+MAX_STEPS = 256
+MAX_SAMPLES = 64
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float, lo_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    too_low = value <= lo if lo_open else value < lo
+    if too_low or value > hi:
+        bracket = "(" if lo_open else "["
+        raise ValueError(f"{name} must be in {bracket}{lo}, {hi}], got {value}")
+
+
+class _JsonConfig:
+    """Mixin: JSON round trip that rejects unknown keys (a typo must not pass silently)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        if not isinstance(data, dict):
+            raise ValueError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}: unknown field(s) {unknown}; allowed: {sorted(known)}"
+            )
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TextModelConfig(_JsonConfig):
+    """Architecture of a character-level text model (EBT or Transformer++ baseline).
+
+    vocab: the characters the model knows, in id order (the tokenizer lives in the config).
+    step_size: α of the descent; learnable if `learn_step_size`.
+    step_embeddings: number of learned step-index embeddings (0 = none); steps past the last
+        index reuse the last embedding.
+    start_std: std of the random logit state every descent starts from (training and thinking).
+    """
+
+    kind: str = "text-ebt"
+    vocab: str = "0123456789+=\n"
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    mlp_ratio: float = 8 / 3
+    max_context: int = 1024
+    step_size: float = 10.0
+    learn_step_size: bool = True
+    step_embeddings: int = 0
+    start_std: float = 1.0
+    rope_base: float = 10000.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in TEXT_KINDS:
+            raise ValueError(f"kind must be one of {TEXT_KINDS}, got {self.kind!r}")
+        if not isinstance(self.vocab, str) or len(self.vocab) < 2:
+            raise ValueError("vocab must be a string of at least 2 characters")
+        if len(set(self.vocab)) != len(self.vocab):
+            raise ValueError("vocab must not contain repeated characters")
+        _check_int("n_layer", self.n_layer, 1, 64)
+        _check_int("n_head", self.n_head, 1, 64)
+        _check_int("d_model", self.d_model, 8, 8192)
+        if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head}) "
+                "into an even head size"
+            )
+        _check_float("mlp_ratio", self.mlp_ratio, 0.0, 16.0, lo_open=True)
+        _check_int("max_context", self.max_context, 2, 1 << 16)
+        _check_float("step_size", self.step_size, 0.0, 1e6, lo_open=True)
+        _check_int("step_embeddings", self.step_embeddings, 0, 1024)
+        _check_float("start_std", self.start_std, 0.0, 100.0)
+        _check_float("rope_base", self.rope_base, 1.0, 1e9)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def d_hidden(self) -> int:
+        """SwiGLU hidden width, rounded up to a multiple of 8."""
+        return int(math.ceil(self.d_model * self.mlp_ratio / 8) * 8)
+
+
+@dataclass(frozen=True)
+class ThinkConfig(_JsonConfig):
+    """How a text EBT thinks about each next character.
+
+    steps: descent steps per token (upper bound when `tolerance` > 0).
+    step_size: α; None uses the model's trained α.
+    langevin: std of Gaussian noise added to the state after each step (0 = none).
+    samples: N candidates descended in parallel from independent random starts.
+    select: "min" keeps the lowest final energy (self-verification); "max_gap" keeps the
+        candidate whose energy fell the most.
+    accept_lower_only: a step that raises a candidate's energy is undone.
+    tolerance: stop early once every candidate's |ΔE| < tolerance (0 = always run all steps).
+    seed: seeds the random starts and the Langevin noise; same seed → identical run.
+    """
+
+    steps: int = 8
+    step_size: float | None = None
+    langevin: float = 0.0
+    samples: int = 1
+    select: str = "min"
+    accept_lower_only: bool = False
+    tolerance: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int("steps", self.steps, 1, MAX_STEPS)
+        if self.step_size is not None:
+            _check_float("step_size", self.step_size, 0.0, 1e6, lo_open=True)
+        _check_float("langevin", self.langevin, 0.0, 100.0)
+        _check_int("samples", self.samples, 1, MAX_SAMPLES)
+        if self.select not in SELECT_RULES:
+            raise ValueError(f"select must be one of {SELECT_RULES}, got {self.select!r}")
+        if not isinstance(self.accept_lower_only, bool):
+            raise ValueError(
+                f"accept_lower_only must be true or false, got {self.accept_lower_only!r}"
+            )
+        _check_float("tolerance", self.tolerance, 0.0, 1e6)
+        _check_int("seed", self.seed, 0, 2**63 - 1)

@@ -1,0 +1,198 @@
+"""Training objectives and per-step evaluation for the text models (used by train/ and the
+evaluation CLI; no I/O here).
+
+EBT objective (reference §2): unroll a few descent steps from random (or replayed) starts,
+cross-entropy on the steps' predictions, backpropagate through the unrolled steps (second
+order). Knobs come from a `TextRecipe`: randomised step size, randomised number of steps,
+Langevin noise, replay buffer, final-step-only loss, detach between steps.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .descent import descent_step, frozen, softmax_read
+from .text_model import TextEBT, Transformer
+
+
+@dataclass(frozen=True)
+class TextRecipe:
+    """How a text model is trained (saved into the checkpoint's config as `recipe`)."""
+
+    corpus: str = "arith"
+    kind: str = "text-ebt"
+    model: dict = field(default_factory=dict)  # TextModelConfig fields (vocab comes from data)
+    think: dict = field(default_factory=dict)  # default ThinkConfig of the checkpoint
+    batch: int = 64
+    length: int = 64
+    iters: int = 2000
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    alpha_lr_mult: float = 3.0
+    steps_min: int = 2
+    steps_max: int = 2
+    alpha_jitter: float = 1.0  # α × log-uniform[1/j, j] per position (1 = fixed)
+    langevin: float = 0.0
+    detach: bool = True
+    final_only: bool = False
+    replay: float = 0.0  # fraction of each batch restarted from the replay buffer
+    replay_size: int = 512
+    eval_every: int = 250
+    eval_batch: int = 64
+    eval_steps: tuple = (1, 2, 4, 8)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("text-ebt", "transformer"):
+            raise ValueError(f"kind must be 'text-ebt' or 'transformer', got {self.kind!r}")
+        for name in ("batch", "length", "iters", "steps_min", "steps_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps_max < self.steps_min:
+            raise ValueError("steps_max must be >= steps_min")
+        if not 0.0 <= self.replay < 1.0:
+            raise ValueError(f"replay must be in [0, 1), got {self.replay}")
+        if self.alpha_jitter < 1.0:
+            raise ValueError(f"alpha_jitter must be >= 1, got {self.alpha_jitter}")
+
+
+def masked_ce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over masked positions. logits (B, T, V), targets/mask (B, T)."""
+    ce = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (B, T)
+    return (ce * mask).sum() / mask.sum().clamp(min=1)
+
+
+def lr_at(it: int, recipe: TextRecipe) -> float:
+    """Linear warm-up, then cosine to lr × min_lr_ratio."""
+    if it < recipe.warmup:
+        return recipe.lr * (it + 1) / recipe.warmup
+    progress = min(1.0, (it - recipe.warmup) / max(1, recipe.iters - recipe.warmup))
+    floor = recipe.lr * recipe.min_lr_ratio
+    return floor + 0.5 * (recipe.lr - floor) * (1 + math.cos(math.pi * progress))
+
+
+class ReplayBuffer:
+    """FIFO of recent (sequence, final state) pairs: restarting from them = longer chains."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, ids: torch.Tensor, mask: torch.Tensor, states: torch.Tensor) -> None:
+        self.items.extend(zip(ids, mask, states.detach()))
+        del self.items[: -self.size]
+
+    def sample(self, rng: random.Random, n: int) -> tuple[torch.Tensor, ...]:
+        picks = [self.items[rng.randrange(len(self.items))] for _ in range(n)]
+        return tuple(torch.stack(column) for column in zip(*picks))
+
+
+def ebt_unroll(
+    model: TextEBT,
+    ids: torch.Tensor,
+    start: torch.Tensor,
+    steps: int,
+    step_size: float | torch.Tensor,
+    langevin: float = 0.0,
+    detach: bool = True,
+    create_graph: bool = True,
+    generator: torch.Generator | None = None,
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Descend candidates for every next character of ids (B, T+1) from start (B, T, V).
+
+    Returns the state after each step (list of (B, T, V) logits) and the energies before each
+    step (list of (B, T)).
+    """
+    cache = model.prefix(ids[:, :-1])  # the context's stream, once for all steps
+    state, states, energies = start, [], []
+    for s in range(steps):
+        if detach:
+            state = state.detach()
+        ev, state = descent_step(
+            state,
+            lambda p, s=s: model.energy_all_positions(cache, p, step=s),
+            step_size,
+            softmax_read,
+            langevin,
+            generator,
+            create_graph,
+        )
+        states.append(state)
+        energies.append(ev.energy)
+    return states, energies
+
+
+def ebt_loss(
+    model: TextEBT,
+    ids,
+    mask,
+    recipe: TextRecipe,
+    rng: random.Random,
+    gen: torch.Generator,
+    replay: ReplayBuffer | None,
+):
+    """One training loss of the EBT. ids (B, T+1), mask (B, T). Returns (loss, stats)."""
+    B, T = mask.shape
+    start = model.config.start_std * torch.randn(B, T, model.config.vocab_size, generator=gen)
+    n_replay = int(B * recipe.replay) if replay is not None and len(replay) >= B else 0
+    if n_replay:  # the buffer's sequences continue from where their last descent ended
+        r_ids, r_mask, r_states = replay.sample(rng, n_replay)
+        ids = torch.cat([ids[: B - n_replay], r_ids])
+        mask = torch.cat([mask[: B - n_replay], r_mask])
+        start = torch.cat([start[: B - n_replay], r_states])
+    steps = rng.randint(recipe.steps_min, recipe.steps_max)
+    alpha = model.alpha
+    if recipe.alpha_jitter > 1.0:  # randomised step size, per position
+        log_j = math.log(recipe.alpha_jitter)
+        u = torch.rand(B, T, 1, generator=gen) * 2 - 1
+        alpha = alpha * torch.exp(u * log_j)
+    states, energies = ebt_unroll(
+        model, ids, start, steps, alpha, recipe.langevin, recipe.detach, True, gen
+    )
+    targets = ids[:, 1:]
+    losses = [masked_ce(s, targets, mask) for s in states]
+    loss = losses[-1] if recipe.final_only else torch.stack(losses).mean()
+    if replay is not None and recipe.replay > 0:
+        replay.add(ids, mask, states[-1])
+    stats = {
+        "loss_first": losses[0].item(),
+        "loss_final": losses[-1].item(),
+        "steps": steps,
+        "energy_drop": (energies[0] - energies[-1]).mean().item() if steps > 1 else 0.0,
+    }
+    return loss, stats
+
+
+def transformer_loss(model: Transformer, ids, mask):
+    loss = masked_ce(model(ids[:, :-1]), ids[:, 1:], mask)
+    return loss, {"loss_final": float(loss)}
+
+
+@torch.no_grad()
+def transformer_nll(model: Transformer, ids, mask) -> float:
+    return float(masked_ce(model(ids[:, :-1]), ids[:, 1:], mask))
+
+
+def ebt_nll_per_step(
+    model: TextEBT, ids, mask, max_steps: int, step_size: float | None = None, seed: int = 0
+) -> list[float]:
+    """Mean NLL of the masked targets after each of 1..max_steps descent steps (no noise)."""
+    gen = torch.Generator().manual_seed(seed)
+    start = model.config.start_std * torch.randn(
+        *mask.shape, model.config.vocab_size, generator=gen
+    )
+    alpha = model.step_size if step_size is None else step_size
+    with frozen(model), torch.no_grad():
+        states, _ = ebt_unroll(model, ids, start, max_steps, alpha, create_graph=False)
+    return [float(masked_ce(s, ids[:, 1:], mask)) for s in states]

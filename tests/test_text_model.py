@@ -1,0 +1,100 @@
+"""Invariants of the text EBT and Transformer++: causality, cache equivalence, double backward."""
+
+import torch
+
+import ebt_core as ebt
+from ebt_core.descent import evaluate, softmax_read
+from ebt_core.thinking import _energy_fn
+
+from .conftest import tiny_ebt, tiny_transformer
+
+V = 17
+
+
+def _ids(seed: int, length: int) -> torch.Tensor:
+    return torch.randint(0, V, (1, length), generator=torch.Generator().manual_seed(seed))
+
+
+def test_no_leakage_energy_at_i_ignores_tokens_after_i(model):
+    ids = _ids(0, 12)
+    probs = torch.softmax(torch.randn(1, 12, V), -1)
+    base = model.energy_all_positions(model.prefix(ids), probs)  # (1, 12)
+    changed = ids.clone()
+    changed[0, 7:] = (changed[0, 7:] + 3) % V
+    probs2 = probs.clone()
+    probs2[0, 7:] = torch.softmax(torch.randn(5, V), -1)  # other candidates change too
+    after = model.energy_all_positions(model.prefix(changed), probs2)
+    torch.testing.assert_close(after[0, :7], base[0, :7])
+    assert not torch.allclose(after[0, 7:], base[0, 7:])
+
+
+def test_training_view_equals_single_position_inference(model):
+    ids = _ids(1, 10)
+    probs = torch.softmax(torch.randn(1, 10, V), -1)
+    all_pos = model.energy_all_positions(model.prefix(ids), probs)[0]
+    for i in range(10):
+        single = model.energy(model.prefix(ids[:, : i + 1]), probs[:, i : i + 1])
+        torch.testing.assert_close(single[0, 0], all_pos[i])
+
+
+def test_incremental_prefix_equals_full_prefix(model):
+    ids = _ids(2, 20)
+    full = model.prefix(ids)
+    cache = model.prefix(ids[:, :5])
+    for t in range(5, 20):
+        cache = model.prefix(ids[:, t : t + 1], past=cache)
+    for a, b in zip(full.layers, cache.layers):
+        torch.testing.assert_close(a.k, b.k)
+        torch.testing.assert_close(a.v, b.v)
+
+
+def test_cached_energies_and_gradients_equal_uncached(model):
+    ids = _ids(3, 30)
+    state = torch.randn(4, V)
+    cache = model.prefix(ids)
+    results = {
+        mode: evaluate(state, _energy_fn(model, cache, ids, 0, mode), softmax_read)
+        for mode in ("kv", "prefix", "none")
+    }
+    for mode in ("prefix", "none"):
+        torch.testing.assert_close(results[mode].energy, results["kv"].energy)
+        torch.testing.assert_close(results[mode].grad, results["kv"].grad)
+
+
+def test_think_with_and_without_cache_gives_the_same_run(model):
+    cfg = ebt.ThinkConfig(steps=3, samples=2, seed=5, langevin=0.1)
+    runs = [ebt.think(model, "12+3=", cfg, 4, cache=mode) for mode in ("kv", "none")]
+    assert runs[0].text == runs[1].text
+    for a, b in zip(runs[0].tokens, runs[1].tokens):
+        torch.testing.assert_close(torch.tensor(a.energies), torch.tensor(b.energies))
+
+
+def test_transformer_cached_logits_equal_full_forward():
+    model = tiny_transformer()
+    ids = _ids(4, 15)
+    full = model(ids)  # (1, 15, V)
+    cache = model.prefix(ids[:, :1])
+    for t in range(1, 15):
+        torch.testing.assert_close(model.next_logits(cache)[0], full[0, t - 1])
+        cache = model.prefix(ids[:, t : t + 1], past=cache)
+
+
+def test_double_backward_through_the_energy_gradient(model):
+    model.train()
+    ids = _ids(5, 8)
+    p = torch.softmax(torch.randn(1, 8, V), -1).requires_grad_(True)
+    energy = model.energy_all_positions(model.prefix(ids), p)
+    (grad,) = torch.autograd.grad(energy.sum(), p, create_graph=True)
+    (grad**2).sum().backward()  # second order: needs attention without fused SDPA
+    assert model.candidate_proj.weight.grad is not None
+    assert torch.isfinite(model.candidate_proj.weight.grad).all()
+
+
+def test_step_embeddings_change_the_energy_and_clamp_past_the_last():
+    model = tiny_ebt(step_embeddings=2)
+    torch.nn.init.normal_(model.step_emb.weight)
+    cache = model.prefix(_ids(6, 5))
+    p = torch.softmax(torch.randn(1, 1, V), -1)
+    e = [model.energy(cache, p, step=s) for s in range(4)]
+    assert not torch.allclose(e[0], e[1])
+    torch.testing.assert_close(e[1], e[3])
