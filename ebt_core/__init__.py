@@ -10,9 +10,10 @@ No UI imports live here; front ends render the records this package returns.
 from .checkpoint import CheckpointError, available, checkpoints_dir, load, read_metrics, save
 from .config import TextModelConfig, ThinkConfig
 from .descent import descent_step, evaluate, update
+from .landscape import Landscape, landscape, project_paths
 from .records import ScoreResult, ThinkRun, TokenRecord
 from .text_model import TextEBT, Transformer
-from .thinking import score, think
+from .thinking import predict_next, score, think
 from .tokenizer import CharTokenizer
 
 __all__ = [
@@ -29,7 +30,11 @@ __all__ = [
     "checkpoints_dir",
     "descent_step",
     "evaluate",
+    "Landscape",
+    "landscape",
     "load",
+    "project_paths",
+    "predict_next",
     "read_metrics",
     "save",
     "score",

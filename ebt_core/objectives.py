@@ -176,7 +176,7 @@ def ebt_loss(
 
 def transformer_loss(model: Transformer, ids, mask):
     loss = masked_ce(model(ids[:, :-1]), ids[:, 1:], mask)
-    return loss, {"loss_final": float(loss)}
+    return loss, {"loss_final": loss.item()}
 
 
 @torch.no_grad()

@@ -14,10 +14,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import fast_energy
 from .config import ThinkConfig
 from .descent import Evaluation, evaluate, frozen, softmax_read, update
 from .records import ScoreResult, ThinkRun, TokenRecord
-from .text_model import KVCache, TextEBT
+from .text_model import KVCache, TextEBT, Transformer
 from .tokenizer import CharTokenizer
 
 MAX_NEW_TOKENS = 512
@@ -62,6 +63,14 @@ def _energy_fn(model: TextEBT, cache: KVCache, ids: torch.Tensor, step: int, mod
     return full_forward
 
 
+def _fast_evaluate(model: TextEBT, cache: KVCache, state: torch.Tensor, step: int) -> Evaluation:
+    """`evaluate` for one position against the cache, with ∂E/∂state by the chain rule through
+    softmax: ∂E/∂z = p ⊙ (∂E/∂p − ⟨p, ∂E/∂p⟩)."""
+    p = softmax_read(state)
+    energy, grad_p = fast_energy.energy_and_grad(model, cache, p, step)
+    return Evaluation(state, energy, p * (grad_p - (p * grad_p).sum(-1, keepdim=True)))
+
+
 def _descend(model, cache, ids, cfg: ThinkConfig, alpha: float, gen, mode: str):
     """Descend N candidates for the next character. Returns arrays (N, S+1[, V]) and steps used."""
     state = model.config.start_std * torch.randn(  # (N, V)
@@ -70,7 +79,10 @@ def _descend(model, cache, ids, cfg: ThinkConfig, alpha: float, gen, mode: str):
     states, energies, grad_norms = [], [], []
     prev: tuple[torch.Tensor, Evaluation] | None = None
     for s in range(cfg.steps + 1):
-        ev = evaluate(state, _energy_fn(model, cache, ids, s, mode), softmax_read)
+        if mode == "kv":  # the hand-written backward: same numbers, no autograd overhead
+            ev = _fast_evaluate(model, cache, state, s)
+        else:
+            ev = evaluate(state, _energy_fn(model, cache, ids, s, mode), softmax_read)
         if cfg.accept_lower_only and prev is not None:
             prev_state, prev_ev = prev
             keep = ev.energy <= prev_ev.energy  # (N,): undo steps that raised the energy
@@ -205,3 +217,18 @@ def score(
         sample_np,
         (sample_np < energies_np[:, None]).sum(axis=1),
     )
+
+
+def predict_next(model: Transformer, context: str, k: int = 5) -> list[tuple[str, float]]:
+    """Top-k (char, prob) of a Transformer++ baseline for the character after `context`."""
+    if not isinstance(model, Transformer):
+        raise ValueError("predict_next needs a Transformer++ checkpoint (kind 'transformer')")
+    if not isinstance(context, str) or not context:
+        raise ValueError("context must be a non-empty string")
+    if len(context) > model.config.max_context:
+        raise ValueError(f"context exceeds the model's {model.config.max_context} characters")
+    ids = CharTokenizer(model.config.vocab).encode_tensor(context, "context")
+    with torch.no_grad():
+        probs = model.next_logits(model.prefix(ids))[0].softmax(-1)
+    top = torch.topk(probs, min(k, probs.numel()))
+    return [(model.config.vocab[int(i)], float(p)) for p, i in zip(top.values, top.indices)]

@@ -117,9 +117,11 @@ def load_resume(out: Path, model, optimizer):
             state = {
                 k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"{gi}.{pi}.")
             }
-            if state:
-                state["step"] = state["step"].reshape(())
-                optimizer.state[p] = {k: v.to(p.device) for k, v in state.items()}
+            if state:  # 0-dim tensors were saved as shape (1,): restore the shapes
+                optimizer.state[p] = {
+                    k: (v.reshape(()) if k == "step" else v.reshape(p.shape)).to(p.device)
+                    for k, v in state.items()
+                }
     return meta["iter"], meta["metrics"], meta["rng"]
 
 

@@ -1,0 +1,160 @@
+"""Energy landscapes: 2-D slices of E over the candidate's state space, with the descent on them.
+
+    scape = ebt.landscape(model, run, token=0, resolution=41, method="pca")
+    scape.energy        # (R, R) energy at center + a[i]·axes[0] + b[j]·axes[1]
+    scape.path          # (N, S+1, 2) every candidate's states projected on the plane
+    scape.off_plane     # (N, S+1) distance of each state from the plane (how honest the slice is)
+
+The plane goes through the mean of all N candidates' states; "pca" spans it with the top two
+principal directions of those states (axes labelled with explained variance), "random" with two
+seeded random orthonormal directions. The states are logits, so every grid point is a valid
+candidate (softmax(point)) and the slice shows exactly the function the descent minimises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .records import ThinkRun
+from .text_model import TextEBT
+from .tokenizer import CharTokenizer
+
+METHODS = ("pca", "random")
+MAX_RESOLUTION = 101
+
+
+@dataclass
+class Landscape:
+    token: int
+    method: str
+    center: np.ndarray  # (V,)
+    axes: np.ndarray  # (2, V) orthonormal
+    explained: np.ndarray  # (2,) share of the states' variance along each axis
+    a: np.ndarray  # (R,) grid coordinates along axes[0]
+    b: np.ndarray  # (R,) grid coordinates along axes[1]
+    energy: np.ndarray  # (R, R): energy[j, i] at a[i], b[j] (row = b, as plotting expects)
+    path: np.ndarray  # (N, S+1, 2)
+    path_energy: np.ndarray  # (N, S+1) recorded energies of the states themselves
+    off_plane: np.ndarray  # (N, S+1)
+    chosen: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in vars(self).items()}
+
+
+def _plane(points: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two orthonormal directions (2, V) and the share of variance they explain (2,)."""
+    centered = points - points.mean(axis=0)
+    total = float((centered**2).sum()) or 1.0
+    rng = np.random.default_rng(seed)
+    if method == "pca":
+        _, s, vt = np.linalg.svd(centered, full_matrices=False)
+        axes = vt[:2]
+        if axes.shape[0] < 2 or s[1] < 1e-9 * max(s[0], 1e-12):  # degenerate: a straight path
+            extra = rng.standard_normal(points.shape[1])
+            extra -= axes[0] * (extra @ axes[0])
+            axes = np.stack([axes[0], extra / np.linalg.norm(extra)])
+    else:
+        q, _ = np.linalg.qr(rng.standard_normal((points.shape[1], 2)))
+        axes = q.T
+    explained = ((centered @ axes.T) ** 2).sum(axis=0) / total
+    return axes.astype(np.float64), explained
+
+
+def _grid(coords: np.ndarray, resolution: int, margin: float) -> np.ndarray:
+    lo, hi = float(coords.min()), float(coords.max())
+    pad = max(hi - lo, 1e-3) * margin
+    return np.linspace(lo - pad, hi + pad, resolution)
+
+
+def _energies(model: TextEBT, context: str, states: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """Energy of every logit state (M, V) as the candidate after `context` → (M,)."""
+    ids = CharTokenizer(model.config.vocab).encode_tensor(context, "context")
+    out = []
+    with torch.no_grad():
+        cache = model.prefix(ids)
+        for i in range(0, len(states), chunk):
+            probs = torch.from_numpy(states[i : i + chunk]).float().softmax(-1)
+            out.append(model.energy(cache, probs.unsqueeze(1)).squeeze(1).numpy())
+    return np.concatenate(out)
+
+
+def landscape(
+    model: TextEBT,
+    run: ThinkRun,
+    token: int = 0,
+    resolution: int = 41,
+    method: str = "pca",
+    margin: float = 0.3,
+    seed: int = 0,
+) -> Landscape:
+    """The energy on a plane through the descent of generated token `token` of `run`."""
+    if not isinstance(model, TextEBT):
+        raise ValueError("landscape needs a text EBT checkpoint (kind 'text-ebt')")
+    if model.config.vocab != run.vocab:
+        raise ValueError("the run was made by a model with another vocabulary")
+    if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < len(run.tokens):
+        raise ValueError(f"token must be an integer in [0, {len(run.tokens) - 1}], got {token!r}")
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, int)
+        or not (3 <= resolution <= MAX_RESOLUTION)
+    ):
+        raise ValueError(
+            f"resolution must be an integer in [3, {MAX_RESOLUTION}], got {resolution}"
+        )
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    record = run.tokens[token]
+    states = record.states.astype(np.float64)  # (N, S+1, V)
+    points = states.reshape(-1, states.shape[-1])
+    center = points.mean(axis=0)
+    axes, explained = _plane(points, method, seed)
+    rel = states - center
+    path = rel @ axes.T  # (N, S+1, 2)
+    off_plane = np.linalg.norm(rel - path @ axes, axis=-1)  # (N, S+1)
+    a, b = _grid(path[..., 0], resolution, margin), _grid(path[..., 1], resolution, margin)
+    grid = center + b[:, None, None] * axes[1] + a[None, :, None] * axes[0]  # (R, R, V)
+    energy = _energies(model, run.context(token), grid.reshape(-1, grid.shape[-1]))
+    return Landscape(
+        token,
+        method,
+        center,
+        axes,
+        explained,
+        a,
+        b,
+        energy.reshape(resolution, resolution),
+        path,
+        record.energies,
+        off_plane,
+        record.chosen,
+    )
+
+
+def project_paths(run: ThinkRun, token: int = 0, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """All N candidates' states of one token projected to 2-D → (N, S+1, 2).
+
+    method: "pca" (instant) or "umap" (needs the optional `umap-learn` package; imported only
+    here because it takes ~20 s to import on 2 CPUs).
+    """
+    if not 0 <= token < len(run.tokens):
+        raise ValueError(f"token must be in [0, {len(run.tokens) - 1}], got {token!r}")
+    states = run.tokens[token].states.astype(np.float64)
+    points = states.reshape(-1, states.shape[-1])
+    if method == "pca":
+        axes, _ = _plane(points, "pca", seed)
+        return ((points - points.mean(axis=0)) @ axes.T).reshape(*states.shape[:2], 2)
+    if method == "umap":
+        try:
+            import umap  # noqa: PLC0415 - deliberately lazy
+        except ImportError as err:
+            raise ValueError("method 'umap' needs `pip install umap-learn`; use 'pca'") from err
+        n_neighbors = max(2, min(15, len(points) - 1))
+        emb = umap.UMAP(n_components=2, n_neighbors=n_neighbors, random_state=seed)
+        return emb.fit_transform(points).reshape(*states.shape[:2], 2)
+    raise ValueError(f"method must be 'pca' or 'umap', got {method!r}")

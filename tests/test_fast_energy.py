@@ -1,0 +1,31 @@
+"""The hand-written inference gradient equals autograd's."""
+
+import torch
+
+from ebt_core.descent import evaluate, softmax_read
+from ebt_core.fast_energy import energy_and_grad
+from ebt_core.thinking import _fast_evaluate
+
+from .conftest import tiny_ebt
+
+
+def test_fast_energy_and_gradient_equal_autograd():
+    model = tiny_ebt(seed=3, step_embeddings=3)
+    torch.nn.init.normal_(model.step_emb.weight)
+    for block in model.blocks:  # make the norms' weights matter
+        torch.nn.init.normal_(block.norm1.weight, 1.0, 0.3)
+        torch.nn.init.normal_(block.norm2.weight, 1.0, 0.3)
+    ids = torch.randint(0, 17, (1, 23), generator=torch.Generator().manual_seed(0))
+    cache = model.prefix(ids)
+    state = torch.randn(5, 17, dtype=torch.float32)
+    for step in (0, 4):
+        p = softmax_read(state).requires_grad_(True)
+        ref = model.energy(cache, p.unsqueeze(1), step=step).squeeze(1)
+        (ref_grad,) = torch.autograd.grad(ref.sum(), p)
+        energy, grad = energy_and_grad(model, cache, p.detach(), step)
+        torch.testing.assert_close(energy, ref.detach(), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-6)
+        auto = evaluate(state, lambda q, s=step: model.energy(cache, q.unsqueeze(1), step=s)
+                        .squeeze(1), softmax_read)
+        fast = _fast_evaluate(model, cache, state, step)
+        torch.testing.assert_close(fast.grad, auto.grad, rtol=1e-4, atol=1e-7)
