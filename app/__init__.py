@@ -1,0 +1,1 @@
+"""EBT Explorer's front ends: `main.py` (Gradio) and the figure builders they share."""

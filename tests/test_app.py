@@ -1,0 +1,218 @@
+"""The Gradio front end: figure builders on a real tiny run, and the stable API (/think, /score)
+through gradio_client against an in-process server on tiny checkpoints."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+
+import plotly.graph_objects as go
+import pytest
+import torch
+
+import ebt_core as ebt
+from app import figures
+from ebt_core.data import ARITH_VOCAB
+
+TINY = dict(n_layer=2, n_head=2, d_model=32, vocab=ARITH_VOCAB, step_size=2.0)
+
+
+@pytest.fixture(scope="module")
+def run() -> ebt.ThinkRun:
+    torch.manual_seed(0)
+    model = ebt.TextEBT(ebt.TextModelConfig(**TINY)).eval()
+    return ebt.think(model, "12+35=", ebt.ThinkConfig(steps=3, samples=4, seed=0), 3)
+
+
+# ---- figure builders ------------------------------------------------------------------------
+def test_energy_curves_draw_every_candidate_and_highlight_the_chosen_one(run):
+    tok = run.tokens[1]
+    fig = figures.energy_curves(run, token=1, step=2)
+    assert isinstance(fig, go.Figure) and len(fig.data) == tok.samples
+    chosen = [t for t in fig.data if "(chosen)" in t.name]
+    assert len(chosen) == 1 and chosen[0] is fig.data[-1]  # drawn last, on top
+    assert all(t.line.width < chosen[0].line.width for t in fig.data[:-1])
+    assert list(chosen[0].y) == pytest.approx(tok.energies[tok.chosen].tolist())
+    assert all(len(t.x) == tok.steps_used + 1 for t in fig.data)
+    assert [s.x0 for s in fig.layout.shapes] == [2]  # the step marker
+    with pytest.raises(ValueError, match="step"):
+        figures.energy_curves(run, token=1, step=tok.steps_used + 1)
+
+
+def test_topk_bars_show_the_chosen_candidates_top_k(run):
+    tok = run.tokens[0]
+    fig = figures.topk_bars(run, token=0, step=tok.steps_used, k=3)
+    bar = fig.data[0]
+    assert len(bar.x) == 3 and bar.x[0] == figures.show_char(tok.char)
+    assert list(bar.y) == sorted(bar.y, reverse=True)
+
+
+def test_best_of_n_table_is_sorted_by_final_energy_and_marks_the_chosen(run):
+    tok = run.tokens[0]
+    rows = figures.best_of_n_table(run, token=0)
+    assert len(rows) == tok.samples and all(len(r) == len(figures.BEST_OF_N_HEADERS) for r in rows)
+    energies = [r[2] for r in rows]
+    assert energies == sorted(energies) and [r[0] for r in rows] == list(range(1, tok.samples + 1))
+    assert [r[1] for r in rows] == tok.ranking()
+    assert [r[1] for r in rows if r[-1]] == [tok.chosen]
+    first = rows[0][1]
+    drop = float(tok.energies[first, 0] - tok.energies[first, -1])
+    assert rows[0][3] == pytest.approx(drop, abs=1e-4)
+
+
+def test_token_strip_has_one_chip_per_character_and_a_text_summary(run):
+    strip = figures.token_strip(run)
+    assert strip.count('class="ebt-chip"') == len(run.tokens)
+    assert "aria-label" in strip and "subscript" in strip
+    assert strip.count("<sub") == len(run.tokens)
+    assert repr(run.text) in figures.summarize_run(run)
+    assert figures.show_char("\n") == "⏎" and figures.show_char(" ") == "␣"
+
+
+def test_score_figure_annotates_every_character(run):
+    torch.manual_seed(0)
+    model = ebt.TextEBT(ebt.TextModelConfig(**TINY)).eval()
+    result = ebt.score(model, "12+35=", "47", ebt.ThinkConfig(steps=2, samples=3))
+    fig = figures.score_figure(result)
+    assert len(fig.data[0].y) == 2 and len(fig.data[0].text) == 2
+    assert len(fig.data[1].y) == 2 * 3  # the model's own candidates
+    assert "'4'" in figures.summarize_score(result)
+
+
+def test_summaries_mention_the_step_and_the_selection_rule(run):
+    assert "step 1" in figures.summarize_curves(run, 0, 1)
+    assert "step 1" in figures.summarize_topk(run, 0, 1)
+    assert "'min'" in figures.summarize_table(run, 0)
+
+
+# ---- the API through gradio_client ----------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    """app.main imported with $EBT_CHECKPOINTS at tiny checkpoints, served in-process."""
+    gradio_client = pytest.importorskip("gradio_client")
+    root = tmp_path_factory.mktemp("checkpoints")
+    torch.manual_seed(0)
+    ebt.save(
+        ebt.TextEBT(ebt.TextModelConfig(**TINY)), root / "arith-ebt", think=ebt.ThinkConfig(steps=4)
+    )
+    ebt.save(
+        ebt.Transformer(ebt.TextModelConfig(**TINY, kind="transformer")), root / "arith-transformer"
+    )
+    old = os.environ.get("EBT_CHECKPOINTS")
+    os.environ["EBT_CHECKPOINTS"] = str(root)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    sys.modules.pop("app.main", None)
+    try:
+        main = importlib.import_module("app.main")
+        main.demo.launch(prevent_thread_lock=True, server_port=_free_port(), quiet=True)
+        yield gradio_client.Client(main.demo.local_url, verbose=False), main
+    finally:
+        if "main" in locals():
+            main.demo.close()
+        sys.modules.pop("app.main", None)
+        if old is None:
+            os.environ.pop("EBT_CHECKPOINTS", None)
+        else:
+            os.environ["EBT_CHECKPOINTS"] = old
+
+
+# gradio's own queue trips pandas deprecation warnings; they are not ours to fix
+quiet_gradio = pytest.mark.filterwarnings(
+    "ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"
+)
+THINK = dict(
+    prompt="12+35=",
+    checkpoint="arith-ebt",
+    steps=3,
+    step_size=0,
+    langevin=0.0,
+    samples=2,
+    select="min",
+    tolerance=0.0,
+    seed=0,
+    max_new_tokens=2,
+)
+
+
+@pytest.mark.slow
+@quiet_gradio
+def test_api_names_and_parameters(client):
+    api = client[0].view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(api) == {"/think", "/score"}
+    names = [p["parameter_name"] for p in api["/think"]["parameters"]]
+    assert names[:10] == list(THINK)
+    assert [p["parameter_name"] for p in api["/score"]["parameters"]] == [
+        "prompt",
+        "answer",
+        "checkpoint",
+    ]
+
+
+@pytest.mark.slow
+@quiet_gradio
+def test_think_through_the_api_returns_the_continuation_and_its_views(client):
+    c, main = client
+    result = c.predict(**THINK, api_name="/think")
+    text, strip, summary = result[:3]
+    assert len(text) == 2 and strip.count('class="ebt-chip"') == 2 and repr(text) in summary
+    # the same call in-process gives the same continuation: seeded, no hidden state
+    assert main.think(*THINK.values())[0] == text
+
+
+@pytest.mark.slow
+@quiet_gradio
+def test_score_through_the_api(client):
+    plot, summary = client[0].predict("12+35=", "47", "arith-ebt", api_name="/score")
+    assert "'4'" in summary and "'7'" in summary and plot is not None
+
+
+@pytest.mark.slow
+@quiet_gradio
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"prompt": ""}, "prompt must be a non-empty string"),
+        ({"prompt": "12*3="}, "outside the model.s vocabulary"),
+        ({"steps": 65}, "steps must be an integer between 1 and 64"),
+        ({"checkpoint": "../secrets"}, "checkpoint must be one of"),
+    ],
+)
+def test_bad_input_reaches_the_client_as_a_readable_error(client, change, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        client[0].predict(**{**THINK, **change}, api_name="/think")
+
+
+@pytest.mark.slow
+def test_scrubbing_replays_the_stored_run(client):
+    main = client[1]
+    run_dict = main.think(*{**THINK, "steps": 4}.values())[-1]
+    last = ebt.ThinkRun.from_dict(run_dict).tokens[1].steps_used
+    timer, slider, energy, topk, summary, table, token_md = main.select_token(run_dict, 1)
+    assert not timer.active and slider.maximum == last and slider.value == last
+    assert len(table) == THINK["samples"] and "Transformer++" in token_md
+    timer, step, *_ = main.play(run_dict, 1, last)  # at the end, Play starts over
+    assert timer.active and step == 0
+    timer, step, *_ = main.tick(run_dict, 1, last - 1)  # the last tick stops the timer
+    assert step == last and not timer.active
+    assert main.step_once(run_dict, 1, last)[0] == 0  # Step wraps around
+    energy, topk, summary = main.show_step(run_dict, 1, 2)
+    assert [s.x0 for s in energy.layout.shapes] == [2] and "step 2" in summary
+    assert main.settings_for("arith-ebt")[0] == 4  # the checkpoint's default steps
+
+
+@pytest.mark.slow
+def test_the_first_view_is_precomputed_at_startup(client):
+    main = client[1]
+    assert main.FIRST_RUN["prompt"] == main.EXAMPLES[0]["prompt"] == "12+35="
+    outputs = main.show_run(main.FIRST_RUN)  # the page-load event: no thinking
+    assert len(outputs) == 11 and outputs[0] == main.FIRST_RUN["text"]
