@@ -9,7 +9,9 @@ No UI imports live here; front ends render the records this package returns.
 
 from .checkpoint import CheckpointError, available, checkpoints_dir, load, read_metrics, save
 from .config import TextModelConfig, ThinkConfig
+from .denoise import DenoiseConfig, DenoiseResult, denoise
 from .descent import descent_step, evaluate, update
+from .image_model import ImageDiT, ImageEBT, ImageModelConfig
 from .landscape import Landscape, landscape, project_paths
 from .records import ScoreResult, ThinkRun, TokenRecord
 from .text_model import TextEBT, Transformer
@@ -17,6 +19,12 @@ from .thinking import predict_next, score, think
 from .tokenizer import CharTokenizer
 
 __all__ = [
+    "DenoiseConfig",
+    "DenoiseResult",
+    "ImageDiT",
+    "ImageEBT",
+    "ImageModelConfig",
+    "denoise",
     "CharTokenizer",
     "CheckpointError",
     "ScoreResult",

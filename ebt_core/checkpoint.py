@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .config import TextModelConfig, ThinkConfig
+from .image_model import ImageDiT, ImageEBT, ImageModelConfig
 from .text_model import TextEBT, Transformer
 
 FORMAT_VERSION = 1
@@ -33,6 +34,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KINDS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "text-ebt": (TextModelConfig, TextEBT),
     "transformer": (TextModelConfig, Transformer),
+    "image-ebt": (ImageModelConfig, ImageEBT),
+    "image-dit": (ImageModelConfig, ImageDiT),
 }
 
 

@@ -1,0 +1,258 @@
+"""Image denoising with an image EBT (thinking = descent on the energy) or the DiT baseline.
+
+    out = ebt.denoise(model, pil_or_array, ebt.DenoiseConfig(noise=0.2, steps=4, seed=0))
+    out.frames[0], out.frames[-1], out.energies, out.psnr, out.passes
+
+Noise semantics. `noise` is the diffusion level ℓ of reference §4, not a plain std: the input
+(taken as the clean image x_0, mapped to [-1, 1]) becomes x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε with
+t = 1000ℓ − 1 on the model's linear schedule. So noise=0.1 is the paper's in-distribution level
+(noise std 0.321 in [-1, 1] units = 0.16 in [0, 1] units; signal scaled by 0.947) and 0.2 its
+out-of-distribution level (std 0.584 / 0.29). noise=0 means the input is already noisy: it is
+used as the start as is, PSNR is not reported, and the DiT assumes it sits at `input_level`.
+
+The image is cut into overlapping crop×crop tiles (image_tiles.py), all tiles are processed in
+batches, and every frame is blended back at the input's size. EBT: the noisy tiles are the
+start of the descent (ebt_core.descent with identity_read); each frame is the state before a
+step, plus the final state. DiT: DDIM (η = 0) from t down to 0; frames are x_t after each pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import _check_float, _check_int, _JsonConfig
+from .descent import evaluate, frozen, identity_read, update
+from .image_data import add_noise, psnr
+from .image_io import ImageInput, data_url_to_frame, frame_to_data_url, read_image
+from .image_model import ImageDiT, ImageEBT, level_to_timestep
+from .image_tiles import blend_tiles, split_tiles
+
+MAX_DENOISE_STEPS = 1000
+DEFAULT_EBT_STEPS = 2  # the paper's test-time setting (1 step in training)
+TILE_BATCH = 64  # tiles per network call: bounds memory on large images
+
+
+@dataclass(frozen=True)
+class DenoiseConfig(_JsonConfig):
+    """How an image is noised and denoised.
+
+    noise: diffusion level ℓ in [0.001, 1] applied to the input first (0.1 = in distribution,
+        0.2 = out of distribution), or 0 = the input is already noisy (see the module docstring).
+    steps: EBT descent steps; DiT DDIM passes (at most t+1, which is every timestep, the
+        paper's setting). None = 2 for the EBT and t+1 for the DiT.
+    step_size: α of the EBT's descent in [-1, 1] units; None = the trained α. EBT only.
+    langevin: std of Gaussian noise added to the state after each step ([-1, 1] units). EBT only.
+    seed: seeds the added noise and the Langevin noise; same seed → identical result.
+    input_level: the level the DiT assumes an already-noisy input (noise=0) has.
+    """
+
+    noise: float = 0.1
+    steps: int | None = None
+    step_size: float | None = None
+    langevin: float = 0.0
+    seed: int = 0
+    input_level: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check_float("noise", self.noise, 0.0, 1.0)
+        if 0 < self.noise < 0.001:
+            raise ValueError(f"noise must be 0 or in [0.001, 1], got {self.noise}")
+        if self.steps is not None:
+            _check_int("steps", self.steps, 1, MAX_DENOISE_STEPS)
+        if self.step_size is not None:
+            _check_float("step_size", self.step_size, 0.0, 1e7, lo_open=True)
+        _check_float("langevin", self.langevin, 0.0, 10.0)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_float("input_level", self.input_level, 0.001, 1.0)
+
+
+@dataclass
+class DenoiseResult:
+    """One denoising run. All frames are at the input's size.
+
+    frames: list of (H, W, C) float32 arrays in [0, 1]; C = 1 grey, 3 RGB, +1 with the input's
+        alpha. frames[0] = the noisy start, frames[-1] = the result. EBT: steps+1 frames;
+        DiT: passes+1 frames.
+    energies: EBT: mean tile energy of each frame (len(frames)); DiT: None.
+    psnr: dB of each frame against the clean input (len(frames)); None when noise = 0.
+    passes: network forward passes over the tiles (EBT: steps+1, each but the last with a
+        backward; DiT: DDIM passes).
+    level, timestep: the diffusion level of the start and its t.
+    step_size: α used (EBT), else None.
+    """
+
+    frames: list[np.ndarray]
+    energies: list[float] | None
+    psnr: list[float] | None
+    passes: int
+    kind: str
+    level: float
+    timestep: int
+    step_size: float | None
+    config: DenoiseConfig = field(default_factory=DenoiseConfig)
+
+    @property
+    def result(self) -> np.ndarray:
+        return self.frames[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: frames as 8-bit PNG data URLs, non-finite numbers as None."""
+        clean = lambda xs: None if xs is None else [x if math.isfinite(x) else None for x in xs]
+        return {
+            "frames": [frame_to_data_url(f) for f in self.frames],
+            "energies": clean(self.energies),
+            "psnr": clean(self.psnr),
+            "passes": self.passes,
+            "kind": self.kind,
+            "level": self.level,
+            "timestep": self.timestep,
+            "step_size": self.step_size,
+            "config": self.config.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DenoiseResult:
+        """Inverse of `to_dict` (frames come back quantised to 1/255)."""
+        nan = lambda xs: None if xs is None else [math.nan if x is None else x for x in xs]
+        return cls(
+            frames=[data_url_to_frame(u) for u in data["frames"]],
+            energies=nan(data["energies"]),
+            psnr=nan(data["psnr"]),
+            passes=data["passes"],
+            kind=data["kind"],
+            level=data["level"],
+            timestep=data["timestep"],
+            step_size=data["step_size"],
+            config=DenoiseConfig.from_dict(data["config"]),
+        )
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(i, min(n, i + TILE_BATCH)) for i in range(0, n, TILE_BATCH)]
+
+
+def descent_trajectory(
+    model: ImageEBT,
+    start: torch.Tensor,
+    steps: int,
+    step_size: float,
+    langevin: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield (state (n, C, crop, crop), energies (n,)) for the start and after each step."""
+    state = start
+    for k in range(steps + 1):
+        evs = [evaluate(state[s], model.energy, identity_read) for s in _chunks(len(state))]
+        yield state, torch.cat([ev.energy for ev in evs])
+        if k < steps:
+            grad = torch.cat([ev.grad for ev in evs])  # (n, C, crop, crop)
+            state = update(state, grad, step_size, langevin, generator)
+
+
+def ddim_timesteps(t: int, passes: int) -> list[int]:
+    """The timesteps a DDIM run visits from t: all of t..0 if passes ≥ t+1, else evenly spaced."""
+    if passes >= t + 1:
+        return list(range(t, -1, -1))
+    return sorted({int(round(x)) for x in np.linspace(t, 0, passes)}, reverse=True)
+
+
+@torch.no_grad()
+def ddim_trajectory(model: ImageDiT, noisy: torch.Tensor, t: int, passes: int) -> Iterator:
+    """Yield x (n, C, crop, crop) at the start and after each DDIM pass (η = 0); last = x_0."""
+    abar, taus = model.alphas_cumprod, ddim_timesteps(t, passes)
+    state = noisy
+    yield state
+    for i, tau in enumerate(taus):
+        a = abar[tau]
+        a_next = abar[taus[i + 1]] if i + 1 < len(taus) else torch.ones((), device=abar.device)
+        steps = torch.full((len(state),), tau, dtype=torch.long, device=state.device)
+        eps = torch.cat([model(state[s], steps[s]) for s in _chunks(len(state))])
+        x0 = ((state - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+        state = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
+        yield state
+
+
+def _check(model, config: DenoiseConfig, channels: int) -> None:
+    if not isinstance(model, (ImageEBT, ImageDiT)):
+        kind = getattr(getattr(model, "config", None), "kind", type(model).__name__)
+        raise ValueError(
+            f"denoise needs an image checkpoint ('image-ebt' or 'image-dit'), got {kind!r}"
+        )
+    if isinstance(model, ImageDiT) and config.step_size is not None:
+        raise ValueError("step_size is an EBT setting; the DiT samples with DDIM (leave it None)")
+    if isinstance(model, ImageDiT) and config.langevin > 0:
+        raise ValueError("langevin is an EBT setting; the DiT samples with DDIM (leave it 0)")
+    if channels == 3 and model.config.channels == 1:
+        raise ValueError("this model is greyscale (channels=1); pass a greyscale image")
+
+
+def _step_size(model, config: DenoiseConfig) -> float | None:
+    if not isinstance(model, ImageEBT):
+        return None
+    return model.step_size if config.step_size is None else config.step_size
+
+
+def _trajectory(model, tiles: torch.Tensor, config: DenoiseConfig, t: int, gen) -> Iterator:
+    """Yield (tiles, mean energy or None) for every frame of the run."""
+    if isinstance(model, ImageEBT):
+        alpha = _step_size(model, config)
+        steps = config.steps or DEFAULT_EBT_STEPS
+        for state, energies in descent_trajectory(model, tiles, steps, alpha, config.langevin, gen):
+            yield state, float(energies.mean())
+    else:
+        for state in ddim_trajectory(model, tiles, t, config.steps or t + 1):
+            yield state, None
+
+
+def denoise(
+    model: ImageEBT | ImageDiT, image, config: DenoiseConfig | None = None
+) -> DenoiseResult:
+    """Noise `image` to level `config.noise` (unless 0), then denoise it. See DenoiseResult."""
+    if config is None:  # the checkpoint's defaults, if its recipe has them
+        config = DenoiseConfig.from_dict(getattr(model, "recipe", {}).get("denoise", {}))
+    source: ImageInput = read_image(image)
+    _check(model, config, source.colour.shape[2])
+    # 1. the start: the clean input in [-1, 1] units, noised to the level (or taken as is)
+    gen = torch.Generator().manual_seed(config.seed)
+    clean = torch.from_numpy(source.colour).permute(2, 0, 1) * 2 - 1  # (C, H, W)
+    level = config.noise if config.noise > 0 else config.input_level
+    t = level_to_timestep(level, model.config.timesteps)
+    start = clean
+    if config.noise > 0:
+        noisy, _ = add_noise(clean[None], model.alphas_cumprod[t], gen)
+        start = noisy[0]  # (C, H, W)
+    # 2. overlapping tiles, replicated to the model's channels (grey → RGB)
+    grey_in_rgb_model = clean.shape[0] == 1 and model.config.channels == 3
+    tiles, grid = split_tiles(
+        start.expand(3, -1, -1) if grey_in_rgb_model else start, model.config.crop
+    )
+    # 3. run, blending every frame back to the input's size
+    frames, energies, psnrs = [], [], []
+    with frozen(model), torch.no_grad():  # ∇E is taken w.r.t. the tiles only
+        device = model.alphas_cumprod.device
+        for state, energy in _trajectory(model, tiles.to(device), config, t, gen):
+            units = blend_tiles(state.cpu(), grid)  # (C', H, W)
+            if grey_in_rgb_model:
+                units = units.mean(dim=0, keepdim=True)
+            colour = ((units.clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy().astype(np.float32)
+            frames.append(source.attach_alpha(colour))
+            energies.append(energy)
+            psnrs.append(float(psnr(units[None], clean[None])[0]))
+    is_ebt = isinstance(model, ImageEBT)
+    return DenoiseResult(
+        frames=frames,
+        energies=energies if is_ebt else None,
+        psnr=psnrs if config.noise > 0 else None,
+        passes=len(frames) if is_ebt else len(frames) - 1,
+        kind=model.config.kind,
+        level=level,
+        timestep=t,
+        step_size=_step_size(model, config),
+        config=config,
+    )

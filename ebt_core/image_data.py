@@ -1,0 +1,148 @@
+"""Photographs that ship inside PyPI packages, as crops for training and held-out evaluation.
+
+Sources (all bundled with the installed wheels; nothing is downloaded):
+- scikit-image's `skimage.data` (only the images stored in the wheel; the ones it fetches with
+  pooch are not used), and
+- scikit-learn's `load_sample_images()` (china, flower).
+
+The split is BY IMAGE, so held-out crops come from photographs never seen in training:
+- train: coffee, chelsea, rocket, immunohistochemistry, motorcycle (stereo left view), flower,
+  and the greyscale moon, brick, grass, gravel, coins, clock;
+- held-out: astronaut, china and the greyscale camera.
+Greyscale photographs are replicated to three channels (and get the same noise on every
+channel, as `denoise` does for greyscale inputs).
+
+Images are float32 in [-1, 1] units, (C, H, W). Noise follows the diffusion forward process
+x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε with level ℓ ↔ t = 1000ℓ − 1 (reference §4).
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+
+import numpy as np
+import torch
+
+TRAIN_IMAGES = (
+    "skimage:coffee",
+    "skimage:chelsea",
+    "skimage:rocket",
+    "skimage:immunohistochemistry",
+    "skimage:stereo_motorcycle",
+    "sklearn:flower",
+    "skimage:moon",
+    "skimage:brick",
+    "skimage:grass",
+    "skimage:gravel",
+    "skimage:coins",
+    "skimage:clock",
+)
+HELDOUT_IMAGES = ("skimage:astronaut", "sklearn:china", "skimage:camera")
+ID_LEVEL, OOD_LEVEL = 0.1, 0.2  # in distribution (training) and out of distribution
+
+
+@cache
+def load_photo(name: str) -> np.ndarray:
+    """A bundled photograph by name ("skimage:coffee", "sklearn:china") → (H, W, 3) uint8."""
+    source, _, key = name.partition(":")
+    if source == "skimage":
+        import skimage.data
+
+        image = getattr(skimage.data, key)()
+        if isinstance(image, tuple):  # stereo_motorcycle: (left, right, disparity)
+            image = image[0]
+    elif source == "sklearn":
+        from sklearn.datasets import load_sample_image
+
+        image = load_sample_image(f"{key}.jpg")
+    else:
+        raise ValueError(f"unknown photo source {source!r} in {name!r}; use skimage: or sklearn:")
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3].astype(np.uint8))
+
+
+def to_units(image: np.ndarray) -> torch.Tensor:
+    """(H, W, C) uint8 → (C, H, W) float32 in [-1, 1]."""
+    return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1.0
+
+
+def add_noise(
+    clean: torch.Tensor,
+    alpha_bar: torch.Tensor,
+    generator: torch.Generator | None = None,
+    grey: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward diffusion: clean (B, C, H, W) in [-1, 1], ᾱ scalar or (B,) → (noisy, ε).
+
+    grey (B,) bool: those samples get the same ε on every channel (they are greyscale).
+    """
+    eps = torch.randn(clean.shape, generator=generator, dtype=clean.dtype)  # (B, C, H, W)
+    if grey is not None:
+        eps = torch.where(grey[:, None, None, None], eps[:, :1].expand_as(eps), eps)
+    a = alpha_bar.to(clean.dtype).reshape(-1, *([1] * (clean.dim() - 1)))
+    return a.sqrt() * clean + (1 - a).sqrt() * eps, eps
+
+
+class ImageCorpus:
+    """Random training crops (with horizontal flips) and fixed held-out crops."""
+
+    def __init__(self, crop: int = 32) -> None:
+        self.crop = crop
+        self.train_images = [to_units(load_photo(n)) for n in TRAIN_IMAGES]
+        self.train_grey = [_is_grey(n) for n in TRAIN_IMAGES]
+        self.heldout_images = [to_units(load_photo(n)) for n in HELDOUT_IMAGES]
+        self.heldout_grey = [_is_grey(n) for n in HELDOUT_IMAGES]
+
+    def train_batch(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """Random crops → (clean (B, 3, crop, crop), grey (B,) bool). Images drawn uniformly."""
+        picks = torch.randint(len(self.train_images), (batch,), generator=generator).tolist()
+        crops = []
+        for i in picks:
+            image = self.train_images[i]
+            y = int(torch.randint(image.shape[1] - self.crop + 1, (1,), generator=generator))
+            x = int(torch.randint(image.shape[2] - self.crop + 1, (1,), generator=generator))
+            crop = image[:, y : y + self.crop, x : x + self.crop]
+            if torch.rand((), generator=generator) < 0.5:
+                crop = crop.flip(-1)
+            crops.append(crop)
+        grey = torch.tensor([self.train_grey[i] for i in picks])
+        return torch.stack(crops), grey
+
+    def eval_batch(self, batch: int) -> tuple[torch.Tensor, ...]:
+        """Deterministic held-out crops on a regular grid, spread evenly over the images."""
+        per_image = -(-batch // len(self.heldout_images))
+        side = int(np.ceil(np.sqrt(per_image)))
+        crops, grey = [], []
+        for image, is_grey in zip(self.heldout_images, self.heldout_grey):
+            ys = np.linspace(0, image.shape[1] - self.crop, side).astype(int)
+            xs = np.linspace(0, image.shape[2] - self.crop, side).astype(int)
+            cells = [(y, x) for y in ys for x in xs][:per_image]
+            crops += [image[:, y : y + self.crop, x : x + self.crop] for y, x in cells]
+            grey += [is_grey] * len(cells)
+        return torch.stack(crops[:batch]), torch.tensor(grey[:batch])
+
+
+def _is_grey(name: str) -> bool:
+    image = load_photo(name)
+    return bool(
+        (image[:, :, 0] == image[:, :, 1]).all() and (image[:, :, 1] == image[:, :, 2]).all()
+    )
+
+
+@lru_cache(maxsize=4)
+def get_image_corpus(crop: int = 32) -> ImageCorpus:
+    """The shared corpus for a crop size (photographs are decoded once per process)."""
+    return ImageCorpus(crop)
+
+
+def psnr(candidate: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB per image: (B, C, H, W) in [-1, 1] units → (B,).
+
+    Reference §4: 10·log10(255² / MSE) on images mapped to [0, 255] and clamped there.
+    """
+    a = (candidate.clamp(-1, 1) + 1) * 127.5
+    b = (clean.clamp(-1, 1) + 1) * 127.5
+    mse = ((a - b) ** 2).flatten(1).mean(dim=1)  # (B,)
+    return 10 * torch.log10(255.0**2 / mse)

@@ -1,0 +1,266 @@
+"""Image models: the denoising EBT and its diffusion baseline (DiT), on one patch backbone.
+
+Both read a crop×crop image in [-1, 1] units cut into (crop/patch)² patches, run bidirectional
+transformer blocks with adaLN-Zero modulation (DiT style), and differ only in what conditions
+the modulation and what the head reads out (reference §4):
+
+- ImageEBT: the modulation comes from ONE learned constant vector; a bias-free Linear(D→1) per
+  patch gives patch energies, and the image energy is their mean, shape (B,). The candidate is
+  the image itself; denoising = gradient descent on the energy from the noisy image.
+- ImageDiT: the modulation comes from a sinusoidal timestep embedding; a per-patch linear head
+  predicts the noise ε. Sampled with DDIM (see denoise.py).
+
+Heads and modulations are zero-initialised, so E ≡ 0 (and ε̂ ≡ 0) at init. Attention is written
+with plain matmuls: EBT training differentiates through ∇E (double backward).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import _check_float, _check_int, _JsonConfig
+from .layers import SwiGLU
+
+IMAGE_KINDS = ("image-ebt", "image-dit")
+
+
+@dataclass(frozen=True)
+class ImageModelConfig(_JsonConfig):
+    """Architecture of an image EBT or DiT.
+
+    crop: side of the square images the model sees (the tile size of `denoise`).
+    patch: side of one patch; crop must be a multiple of it.
+    step_size: initial α of the EBT's descent, in [-1, 1] image units; learnable if
+        `learn_step_size`. Unused by the DiT.
+    timesteps, beta_start, beta_end: the linear diffusion schedule that defines noise levels
+        (level ℓ ↔ t = timesteps·ℓ − 1) for both kinds; the DiT is conditioned on t.
+    """
+
+    kind: str = "image-ebt"
+    crop: int = 32
+    patch: int = 4
+    channels: int = 3
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    mlp_ratio: float = 2.0
+    step_size: float = 1000.0
+    learn_step_size: bool = True
+    timesteps: int = 1000
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.kind not in IMAGE_KINDS:
+            raise ValueError(f"kind must be one of {IMAGE_KINDS}, got {self.kind!r}")
+        _check_int("crop", self.crop, 4, 512)
+        _check_int("patch", self.patch, 1, 64)
+        if self.crop % self.patch:
+            raise ValueError(f"crop ({self.crop}) must be a multiple of patch ({self.patch})")
+        if self.channels not in (1, 3) or isinstance(self.channels, bool):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        _check_int("n_layer", self.n_layer, 1, 64)
+        _check_int("n_head", self.n_head, 1, 64)
+        _check_int("d_model", self.d_model, 8, 8192)
+        if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head}) "
+                "into an even head size"
+            )
+        _check_float("mlp_ratio", self.mlp_ratio, 0.0, 16.0, lo_open=True)
+        _check_float("step_size", self.step_size, 0.0, 1e7, lo_open=True)
+        if not isinstance(self.learn_step_size, bool):
+            raise ValueError(f"learn_step_size must be true or false, got {self.learn_step_size!r}")
+        _check_int("timesteps", self.timesteps, 10, 100_000)
+        _check_float("beta_start", self.beta_start, 0.0, 0.5, lo_open=True)
+        _check_float("beta_end", self.beta_end, self.beta_start, 0.999)
+
+    @property
+    def n_patches(self) -> int:
+        return (self.crop // self.patch) ** 2
+
+    @property
+    def patch_dim(self) -> int:
+        return self.channels * self.patch**2
+
+    @property
+    def d_hidden(self) -> int:
+        """SwiGLU hidden width, rounded up to a multiple of 8."""
+        return int(math.ceil(self.d_model * self.mlp_ratio / 8) * 8)
+
+
+def noise_schedule(config: ImageModelConfig) -> torch.Tensor:
+    """ᾱ_t of the linear beta schedule, shape (timesteps,), float64 for exact levels."""
+    betas = torch.linspace(
+        config.beta_start, config.beta_end, config.timesteps, dtype=torch.float64
+    )
+    return torch.cumprod(1.0 - betas, dim=0)
+
+
+def level_to_timestep(level: float, timesteps: int) -> int:
+    """Noise level ℓ ∈ (0, 1] → diffusion step t = round(timesteps·ℓ) − 1 (reference §4)."""
+    t = round(timesteps * level) - 1
+    if not 0 <= t < timesteps:
+        raise ValueError(f"noise level {level} is outside (0, 1] on a {timesteps}-step schedule")
+    return t
+
+
+class Attention(nn.Module):
+    """Bidirectional multi-head self-attention over patches, plain matmuls (double backward)."""
+
+    def __init__(self, d_model: int, n_head: int) -> None:
+        super().__init__()
+        self.n_head, self.head_dim = n_head, d_model // n_head
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
+        self.proj = nn.Linear(d_model, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, D = x.shape
+        qkv = self.qkv(x).view(B, N, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, H, N, hd)
+        weights = (q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)).softmax(dim=-1)  # (B,H,N,N)
+        return self.proj((weights @ v).transpose(1, 2).reshape(B, N, D))
+
+
+def _norm(x: torch.Tensor) -> torch.Tensor:
+    """LayerNorm without affine parameters: adaLN supplies the scale and shift."""
+    return F.layer_norm(x, x.shape[-1:], eps=1e-6)
+
+
+def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
+class AdaLNBlock(nn.Module):
+    """DiT block: attention and SwiGLU, each scaled, shifted and gated by the condition."""
+
+    def __init__(self, d_model: int, n_head: int, d_hidden: int) -> None:
+        super().__init__()
+        self.attn = Attention(d_model, n_head)
+        self.mlp = SwiGLU(d_model, d_hidden)
+        self.ada = nn.Linear(d_model, 6 * d_model)  # zero-initialised: the block starts as identity
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """x (B, N, D), cond (B, D) → (B, N, D)."""
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(cond)).chunk(6, dim=-1)
+        x = x + gate1[:, None] * self.attn(_modulate(_norm(x), shift1, scale1))
+        return x + gate2[:, None] * self.mlp(_modulate(_norm(x), shift2, scale2))
+
+
+class _PatchBackbone(nn.Module):
+    """Patch embedding + learned positions + adaLN blocks + a modulated final norm."""
+
+    def __init__(self, config: ImageModelConfig, kind: str) -> None:
+        if config.kind != kind:
+            raise ValueError(f"{type(self).__name__} needs kind={kind!r}, got {config.kind!r}")
+        super().__init__()
+        self.config = config
+        D = config.d_model
+        self.patch_embed = nn.Linear(config.patch_dim, D)
+        self.pos_emb = nn.Parameter(torch.zeros(1, config.n_patches, D))
+        self.blocks = nn.ModuleList(
+            AdaLNBlock(D, config.n_head, config.d_hidden) for _ in range(config.n_layer)
+        )
+        self.final_ada = nn.Linear(D, 2 * D)
+        # ᾱ_t (timesteps,): defines the noise levels of both kinds; rebuilt from the config
+        self.register_buffer("alphas_cumprod", noise_schedule(config).float(), persistent=False)
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        nn.init.normal_(self.pos_emb, std=0.02)
+        for ada in [b.ada for b in self.blocks] + [self.final_ada]:  # adaLN-Zero
+            nn.init.zeros_(ada.weight)
+            nn.init.zeros_(ada.bias)
+
+    def patchify(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, crop, crop) → (B, N, C·p·p), patches in row-major order."""
+        B, C, H, W = images.shape
+        p, c = self.config.patch, self.config
+        if (C, H, W) != (c.channels, c.crop, c.crop):
+            raise ValueError(
+                f"images must be (B, {c.channels}, {c.crop}, {c.crop}), got {tuple(images.shape)}"
+            )
+        x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+        return x.reshape(B, (H // p) * (W // p), C * p * p)
+
+    def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
+        """(B, N, C·p·p) → (B, C, crop, crop)."""
+        B, c, p = patches.shape[0], self.config, self.config.patch
+        g = c.crop // p
+        x = patches.reshape(B, g, g, c.channels, p, p).permute(0, 3, 1, 4, 2, 5)
+        return x.reshape(B, c.channels, c.crop, c.crop)
+
+    def features(self, images: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """images (B, C, crop, crop), cond (B, D) → final patch features (B, N, D)."""
+        x = self.patch_embed(self.patchify(images)) + self.pos_emb  # (B, N, D)
+        for block in self.blocks:
+            x = block(x, cond)
+        shift, scale = self.final_ada(F.silu(cond)).chunk(2, dim=-1)
+        return _modulate(_norm(x), shift, scale)
+
+
+class ImageEBT(_PatchBackbone):
+    """Energy of a candidate image: mean of per-patch energies. Lower = cleaner."""
+
+    def __init__(self, config: ImageModelConfig) -> None:
+        super().__init__(config, "image-ebt")
+        self.cond = nn.Parameter(torch.randn(config.d_model))  # the one constant condition
+        self.energy_head = nn.Linear(config.d_model, 1, bias=False)
+        self._init_weights()
+        nn.init.zeros_(self.energy_head.weight)  # E ≡ 0 at init; α·∇E still trains (§4)
+        alpha = torch.tensor(float(config.step_size))
+        if config.learn_step_size:
+            self.alpha = nn.Parameter(alpha)
+        else:
+            self.register_buffer("alpha", alpha)
+
+    @property
+    def step_size(self) -> float:
+        """The trained α."""
+        return float(self.alpha.detach())
+
+    def patch_energies(self, candidate: torch.Tensor) -> torch.Tensor:
+        """candidate (B, C, crop, crop) in [-1, 1] units → energies (B, N), one per patch."""
+        cond = self.cond.expand(candidate.shape[0], -1)  # (B, D)
+        return self.energy_head(self.features(candidate, cond)).squeeze(-1)
+
+    def energy(self, candidate: torch.Tensor) -> torch.Tensor:
+        """candidate (B, C, crop, crop) → image energies (B,)."""
+        return self.patch_energies(candidate).mean(dim=-1)
+
+    forward = energy
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of integer timesteps t (B,) → (B, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    angles = t.float()[:, None] * freqs[None, :].to(t.device)  # (B, half)
+    return torch.cat([angles.cos(), angles.sin()], dim=-1)
+
+
+class ImageDiT(_PatchBackbone):
+    """Diffusion baseline: predicts the noise ε in a noisy image x_t given t."""
+
+    def __init__(self, config: ImageModelConfig) -> None:
+        super().__init__(config, "image-dit")
+        D = config.d_model
+        self.t_embed = nn.Sequential(nn.Linear(D, D), nn.SiLU(), nn.Linear(D, D))
+        self.noise_head = nn.Linear(D, config.patch_dim)
+        self._init_weights()
+        nn.init.zeros_(self.noise_head.weight)
+        nn.init.zeros_(self.noise_head.bias)
+
+    def forward(self, noisy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """noisy (B, C, crop, crop), t (B,) integer steps → predicted noise (B, C, crop, crop)."""
+        cond = self.t_embed(timestep_embedding(t, self.config.d_model))  # (B, D)
+        return self.unpatchify(self.noise_head(self.features(noisy, cond)))

@@ -1,0 +1,123 @@
+"""Training objectives and held-out evaluation for the image models (no I/O here).
+
+EBT (reference §4): the noisy crop is the start of the descent; unroll 1–2 steps with
+`create_graph=True` and apply SmoothL1 between every step's candidate and the clean crop, so
+the loss backpropagates through ∇E (second order). DiT: MSE between predicted and true noise,
+with t drawn uniformly from the low-noise part of the schedule (levels ≤ `train_level`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .denoise import DenoiseConfig, ddim_trajectory, descent_trajectory
+from .descent import descent_step, frozen, identity_read
+from .image_data import ID_LEVEL, OOD_LEVEL, add_noise, psnr
+from .image_model import IMAGE_KINDS, ImageDiT, ImageEBT, level_to_timestep
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    """How an image model is trained (saved into the checkpoint's config as `recipe`)."""
+
+    kind: str = "image-ebt"
+    model: dict = field(default_factory=dict)  # ImageModelConfig fields
+    denoise: dict = field(default_factory=dict)  # the checkpoint's default DenoiseConfig
+    batch: int = 32
+    iters: int = 1000
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup: int = 50
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    alpha_lr_mult: float = 1000.0  # α lives in the thousands: let Adam move it ~1 per step
+    train_level: float = ID_LEVEL  # EBT: the level of every training input; DiT: the top level
+    steps_min: int = 1
+    steps_max: int = 2
+    alpha_jitter: float = 1.0  # α × log-uniform[1/j, j] per image (1 = fixed)
+    langevin: float = 0.0
+    detach: bool = True  # cut the graph between unrolled steps
+    eval_every: int = 100
+    eval_batch: int = 48
+    eval_steps: tuple = (1, 2, 4)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in IMAGE_KINDS:
+            raise ValueError(f"kind must be one of {IMAGE_KINDS}, got {self.kind!r}")
+        for name in ("batch", "iters", "steps_min", "steps_max", "eval_every", "eval_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps_max < self.steps_min:
+            raise ValueError("steps_max must be >= steps_min")
+        if self.alpha_jitter < 1.0:
+            raise ValueError(f"alpha_jitter must be >= 1, got {self.alpha_jitter}")
+        if not 0.0 < self.train_level <= 1.0:
+            raise ValueError(f"train_level must be in (0, 1], got {self.train_level}")
+        DenoiseConfig.from_dict(self.denoise)  # fail at load time, not after training
+
+
+def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
+    """clean (B, C, crop, crop) in [-1, 1], grey (B,) → (loss, stats)."""
+    t = level_to_timestep(recipe.train_level, model.config.timesteps)
+    noisy, _ = add_noise(clean, model.alphas_cumprod[t], gen, grey)  # (B, C, crop, crop)
+    steps = int(torch.randint(recipe.steps_min, recipe.steps_max + 1, (), generator=gen))
+    alpha = model.alpha
+    if recipe.alpha_jitter > 1.0:  # randomised step size, per image
+        u = torch.rand(clean.shape[0], 1, 1, 1, generator=gen) * 2 - 1
+        alpha = alpha * torch.exp(u * math.log(recipe.alpha_jitter))
+    state, losses = noisy, []
+    for _ in range(steps):
+        if recipe.detach:
+            state = state.detach()
+        _, state = descent_step(
+            state, model.energy, alpha, identity_read, recipe.langevin, gen, create_graph=True
+        )
+        losses.append(F.smooth_l1_loss(state, clean))
+    loss = torch.stack(losses).mean()
+    stats = {
+        "loss": loss.item(),
+        "steps": steps,
+        "psnr_noisy": psnr(noisy, clean).mean().item(),
+        "psnr": psnr(state.detach(), clean).mean().item(),
+    }
+    return loss, stats
+
+
+def dit_loss(model: ImageDiT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
+    """Noise-prediction MSE at t ~ U{0..t(train_level)}. Returns (loss, stats)."""
+    t_max = level_to_timestep(recipe.train_level, model.config.timesteps)
+    t = torch.randint(0, t_max + 1, (clean.shape[0],), generator=gen)  # (B,)
+    noisy, eps = add_noise(clean, model.alphas_cumprod[t], gen, grey)
+    predicted = model(noisy, t)  # (B, C, crop, crop)
+    loss = F.mse_loss(predicted, eps)
+    a = model.alphas_cumprod[t].reshape(-1, 1, 1, 1)
+    x0 = ((noisy - (1 - a).sqrt() * predicted.detach()) / a.sqrt()).clamp(-1, 1)
+    return loss, {"loss": loss.item(), "psnr": psnr(x0, clean).mean().item()}
+
+
+def evaluate_psnr(model, clean, grey, recipe: ImageRecipe, seed: int = 1234) -> dict:
+    """Held-out PSNR at the ID and OOD levels (fixed noise). EBT: after each of eval_steps."""
+    row = {}
+    for split, level in (("id", ID_LEVEL), ("ood", OOD_LEVEL)):
+        gen = torch.Generator().manual_seed(seed)
+        t = level_to_timestep(level, model.config.timesteps)
+        noisy, _ = add_noise(clean, model.alphas_cumprod[t], gen, grey)
+        row[f"{split}_psnr_noisy"] = round(psnr(noisy, clean).mean().item(), 3)
+        with frozen(model), torch.no_grad():
+            if isinstance(model, ImageEBT):
+                trajectory = descent_trajectory(
+                    model, noisy, max(recipe.eval_steps), model.step_size
+                )
+                by_step = [psnr(state, clean).mean().item() for state, _ in trajectory]
+                row[f"{split}_psnr_step"] = {
+                    str(s): round(by_step[s], 3) for s in recipe.eval_steps
+                }
+            else:
+                *_, final = ddim_trajectory(model, noisy, t, t + 1)
+                row[f"{split}_psnr"] = round(psnr(final, clean).mean().item(), 3)
+    return row

@@ -1,0 +1,79 @@
+"""Overlapping tiles: run a fixed-size image model on an image of any size without seams.
+
+    tiles, grid = split_tiles(image, crop)        # image (C, H, W) → tiles (n, C, crop, crop)
+    image = blend_tiles(tiles, grid)              # back to (C, H, W)
+
+Tiles start every crop/2 pixels (the last one flush with the border), so every interior pixel is
+covered by two tiles per axis. Each tile is weighted by a separable tent that is largest at its
+centre and small (never zero) at its edges; the blend divides by the summed weights. With the
+half-crop stride the tents of neighbouring tiles sum to a constant, so a tile's contribution
+fades in and out linearly: no seams, and a constant image stays exactly constant. Images smaller
+than one tile are mirror-padded up to the tile size and cropped back after blending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Where the tiles of one image sit. `padded` is the (H, W) after mirror padding."""
+
+    size: tuple[int, int]  # (H, W) of the original image
+    padded: tuple[int, int]
+    crop: int
+    starts: tuple[tuple[int, int], ...]  # (y, x) of each tile's top-left corner
+
+
+def tile_starts(length: int, crop: int) -> list[int]:
+    """Tile offsets along one axis of `length` ≥ crop: every crop/2, the last flush at the end."""
+    stride = max(1, crop // 2)
+    starts = list(range(0, length - crop + 1, stride))
+    if starts[-1] != length - crop:
+        starts.append(length - crop)
+    return starts
+
+
+def tile_weight(crop: int) -> torch.Tensor:
+    """Separable tent (crop, crop): 0.5 at the edges, crop/2 at the centre."""
+    i = torch.arange(crop, dtype=torch.float32)
+    tent = torch.minimum(i + 0.5, crop - i - 0.5)  # (crop,)
+    return tent[:, None] * tent[None, :]
+
+
+def _mirror_pad(image: torch.Tensor, crop: int) -> torch.Tensor:
+    """Pad (C, H, W) on the bottom/right by reflection until both sides are ≥ crop."""
+    while image.shape[1] < crop or image.shape[2] < crop:
+        pad_h = min(max(0, crop - image.shape[1]), image.shape[1] - 1)
+        pad_w = min(max(0, crop - image.shape[2]), image.shape[2] - 1)
+        if pad_h == pad_w == 0:
+            raise ValueError(f"cannot pad an image of size {tuple(image.shape[1:])} to {crop}")
+        image = F.pad(image[None], (0, pad_w, 0, pad_h), mode="reflect")[0]
+    return image
+
+
+def split_tiles(image: torch.Tensor, crop: int) -> tuple[torch.Tensor, TileGrid]:
+    """image (C, H, W) → tiles (n, C, crop, crop) and their grid."""
+    size = (image.shape[1], image.shape[2])
+    image = _mirror_pad(image, crop)
+    ys, xs = tile_starts(image.shape[1], crop), tile_starts(image.shape[2], crop)
+    starts = tuple((y, x) for y in ys for x in xs)
+    tiles = torch.stack([image[:, y : y + crop, x : x + crop] for y, x in starts])
+    return tiles, TileGrid(size, (image.shape[1], image.shape[2]), crop, starts)
+
+
+def blend_tiles(tiles: torch.Tensor, grid: TileGrid) -> torch.Tensor:
+    """tiles (n, C, crop, crop) → image (C, H, W): tent-weighted average where tiles overlap."""
+    C, crop = tiles.shape[1], grid.crop
+    weight = tile_weight(crop).to(tiles.dtype)
+    total = torch.zeros(C, *grid.padded, dtype=tiles.dtype)  # (C, Hp, Wp)
+    norm = torch.zeros(1, *grid.padded, dtype=tiles.dtype)
+    for tile, (y, x) in zip(tiles, grid.starts):
+        total[:, y : y + crop, x : x + crop] += tile * weight
+        norm[:, y : y + crop, x : x + crop] += weight
+    H, W = grid.size
+    return (total / norm)[:, :H, :W]
