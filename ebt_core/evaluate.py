@@ -19,6 +19,8 @@ from pathlib import Path
 from . import evaluation as ev
 from .checkpoint import CheckpointError, load
 from .data import get_corpus
+from .denoise import DenoiseConfig, denoise
+from .image_data import HELDOUT_IMAGES, load_photo
 
 PAIRS = (("arith", "arith-ebt", "arith-transformer"),
          ("english", "english-ebt", "english-transformer"))
@@ -55,6 +57,25 @@ def text_study(corpus_name: str, ebt_name: str, tf_name: str, rows: int, n_examp
     return out
 
 
+def image_study(size: tuple[int, int] = (97, 131)) -> dict:
+    """PSNR on odd-sized crops of the held-out photos at the ID (0.1) and OOD (0.2) levels."""
+    ebt_model, dit = load("image-ebt"), load("image-dit")
+    out = {"size": list(size), "photos": list(HELDOUT_IMAGES)}
+    for split, level in (("id", 0.1), ("ood", 0.2)):
+        rows = {"noisy": [], "ebt": [], "dit": []}
+        for name in HELDOUT_IMAGES:
+            photo = load_photo(name)[40 : 40 + size[0], 60 : 60 + size[1]]
+            cfg = DenoiseConfig(noise=level, seed=0)
+            e, d = denoise(ebt_model, photo, cfg), denoise(dit, photo, cfg)
+            rows["noisy"].append(e.psnr[0])
+            rows["ebt"].append(e.psnr[-1])
+            rows["dit"].append(d.psnr[-1])
+            out["passes_ebt"], out[f"passes_dit_{split}"] = e.passes, d.passes
+        out[split] = {k: round(sum(v) / len(v), 3) for k, v in rows.items()}
+        out[split]["per_photo"] = {k: [round(x, 2) for x in v] for k, v in rows.items()}
+    return out
+
+
 def markdown(results: dict) -> str:
     lines = ["| checkpoint | split | Transformer++ ppl | EBT ppl, 1 step | EBT ppl, default "
              "steps | EBT ppl, 2× steps | EBT 2× + best-of-4 | exact match EBT / TF |",
@@ -69,6 +90,15 @@ def markdown(results: dict) -> str:
                 f"| {study['checkpoint']} | {split.upper()} | {s['tf_ppl']:.3f} | "
                 f"{s['ebt_ppl_1']:.3f} | {s['ebt_ppl_default']:.3f} ({d}) | "
                 f"{s['ebt_ppl_2x']:.3f} ({2 * d}) | {s['ebt_ppl_2x_bon4']:.3f} | {em} |")
+    img = results.get("image")
+    if img:
+        lines += ["", "| held-out photos (PSNR dB) | noisy input | EBT | DiT |",
+                  "|---|---|---|---|"]
+        for split in ("id", "ood"):
+            r = img[split]
+            lines.append(f"| {split.upper()} (level {0.1 if split == 'id' else 0.2}) | "
+                         f"{r['noisy']:.2f} | {r['ebt']:.2f} ({img['passes_ebt']} passes) | "
+                         f"{r['dit']:.2f} ({img[f'passes_dit_{split}']} passes) |")
     return "\n".join(lines)
 
 
@@ -77,15 +107,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="smaller held-out sets")
     parser.add_argument("--json", action="store_true", help="print one JSON line of headlines")
     parser.add_argument("--out", default=str(REPORT), help="report folder")
+    parser.add_argument("--only", choices=("text", "image"), help="run one half of the study")
     args = parser.parse_args(argv)
     rows, n_examples = (64, 50) if args.quick else (256, 300)
     start = time.time()
     results = {"quick": args.quick, "text": []}
-    for corpus_name, ebt_name, tf_name in PAIRS:
+    for corpus_name, ebt_name, tf_name in PAIRS if args.only != "image" else ():
         try:
             results["text"].append(text_study(corpus_name, ebt_name, tf_name, rows, n_examples))
         except CheckpointError as err:
             print(f"skipped {ebt_name}: {err}")
+    try:
+        if args.only != "text":
+            results["image"] = image_study()
+    except CheckpointError as err:
+        print(f"skipped images: {err}")
     results["seconds"] = round(time.time() - start, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -101,6 +137,11 @@ def main(argv: list[str] | None = None) -> dict:
                     "think_gain_ood_pct": arith["ood"]["think_gain_pct"],
                     "bon_gain_id_pct": arith["id"]["bon_gain_pct"],
                     "bon_gain_ood_pct": arith["ood"]["bon_gain_pct"]}
+        img = results.get("image")
+        if img:
+            head.update({"psnr_ebt_id": img["id"]["ebt"], "psnr_dit_id": img["id"]["dit"],
+                         "psnr_ebt_ood": img["ood"]["ebt"], "psnr_dit_ood": img["ood"]["dit"],
+                         "passes_ebt": img["passes_ebt"], "passes_dit": img["passes_dit_id"]})
         print(json.dumps(head))
     return results
 
