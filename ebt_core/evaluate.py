@@ -22,8 +22,10 @@ from .data import get_corpus
 from .denoise import DenoiseConfig, denoise
 from .image_data import HELDOUT_IMAGES, load_photo
 
-PAIRS = (("arith", "arith-ebt", "arith-transformer"),
-         ("english", "english-ebt", "english-transformer"))
+PAIRS = (
+    ("arith", "arith-ebt", "arith-transformer"),
+    ("english", "english-ebt", "english-transformer"),
+)
 REPORT = Path(__file__).resolve().parent.parent / "assets" / "report"
 
 
@@ -40,12 +42,14 @@ def text_study(corpus_name: str, ebt_name: str, tf_name: str, rows: int, n_examp
     for split in ("id", "ood"):
         ids, mask = corpus.eval_batch(split, rows, length, seed=4321)
         per_step, bon = ev.ebt_nll(model, ids, mask, 2 * default, samples=4)
-        s = {"tf_ppl": round(ev.ppl(ev.transformer_nll(baseline, ids, mask)), 4),
-             "ebt_ppl_1": round(ev.ppl(per_step[0]), 4),
-             "ebt_ppl_default": round(ev.ppl(per_step[default - 1]), 4),
-             "ebt_ppl_2x": round(ev.ppl(per_step[-1]), 4),
-             "ebt_ppl_2x_bon4": round(ev.ppl(bon), 4),
-             "ebt_ppl_per_step": [round(ev.ppl(x), 4) for x in per_step]}
+        s = {
+            "tf_ppl": round(ev.ppl(ev.transformer_nll(baseline, ids, mask)), 4),
+            "ebt_ppl_1": round(ev.ppl(per_step[0]), 4),
+            "ebt_ppl_default": round(ev.ppl(per_step[default - 1]), 4),
+            "ebt_ppl_2x": round(ev.ppl(per_step[-1]), 4),
+            "ebt_ppl_2x_bon4": round(ev.ppl(bon), 4),
+            "ebt_ppl_per_step": [round(ev.ppl(x), 4) for x in per_step],
+        }
         s["think_gain_pct"] = _gain(s["ebt_ppl_default"], s["ebt_ppl_2x"])
         s["bon_gain_pct"] = _gain(s["ebt_ppl_default"], s["ebt_ppl_2x_bon4"])
         out[split] = s
@@ -77,28 +81,39 @@ def image_study(size: tuple[int, int] = (97, 131)) -> dict:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| checkpoint | split | Transformer++ ppl | EBT ppl, 1 step | EBT ppl, default "
-             "steps | EBT ppl, 2× steps | EBT 2× + best-of-4 | exact match EBT / TF |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| checkpoint | split | Transformer++ ppl | EBT ppl, 1 step | EBT ppl, default "
+        "steps | EBT ppl, 2× steps | EBT 2× + best-of-4 | exact match EBT / TF |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for study in results["text"]:
         d = study["default_steps"]
         for split in ("id", "ood"):
             s = study[split]
-            em = (f"{s['ebt_exact_match']:.1%} / {s['tf_exact_match']:.1%}"
-                  if "ebt_exact_match" in s else "–")
+            em = (
+                f"{s['ebt_exact_match']:.1%} / {s['tf_exact_match']:.1%}"
+                if "ebt_exact_match" in s
+                else "–"
+            )
             lines.append(
                 f"| {study['checkpoint']} | {split.upper()} | {s['tf_ppl']:.3f} | "
                 f"{s['ebt_ppl_1']:.3f} | {s['ebt_ppl_default']:.3f} ({d}) | "
-                f"{s['ebt_ppl_2x']:.3f} ({2 * d}) | {s['ebt_ppl_2x_bon4']:.3f} | {em} |")
+                f"{s['ebt_ppl_2x']:.3f} ({2 * d}) | {s['ebt_ppl_2x_bon4']:.3f} | {em} |"
+            )
     img = results.get("image")
     if img:
-        lines += ["", "| held-out photos (PSNR dB) | noisy input | EBT | DiT |",
-                  "|---|---|---|---|"]
+        lines += [
+            "",
+            "| held-out photos (PSNR dB) | noisy input | EBT | DiT |",
+            "|---|---|---|---|",
+        ]
         for split in ("id", "ood"):
             r = img[split]
-            lines.append(f"| {split.upper()} (level {0.1 if split == 'id' else 0.2}) | "
-                         f"{r['noisy']:.2f} | {r['ebt']:.2f} ({img['passes_ebt']} passes) | "
-                         f"{r['dit']:.2f} ({img[f'passes_dit_{split}']} passes) |")
+            lines.append(
+                f"| {split.upper()} (level {0.1 if split == 'id' else 0.2}) | "
+                f"{r['noisy']:.2f} | {r['ebt']:.2f} ({img['passes_ebt']} passes) | "
+                f"{r['dit']:.2f} ({img[f'passes_dit_{split}']} passes) |"
+            )
     return "\n".join(lines)
 
 
@@ -133,15 +148,24 @@ def main(argv: list[str] | None = None) -> dict:
         arith = next((s for s in results["text"] if s["checkpoint"] == "arith-ebt"), None)
         head = {}
         if arith:
-            head = {"think_gain_id_pct": arith["id"]["think_gain_pct"],
-                    "think_gain_ood_pct": arith["ood"]["think_gain_pct"],
-                    "bon_gain_id_pct": arith["id"]["bon_gain_pct"],
-                    "bon_gain_ood_pct": arith["ood"]["bon_gain_pct"]}
+            head = {
+                "think_gain_id_pct": arith["id"]["think_gain_pct"],
+                "think_gain_ood_pct": arith["ood"]["think_gain_pct"],
+                "bon_gain_id_pct": arith["id"]["bon_gain_pct"],
+                "bon_gain_ood_pct": arith["ood"]["bon_gain_pct"],
+            }
         img = results.get("image")
         if img:
-            head.update({"psnr_ebt_id": img["id"]["ebt"], "psnr_dit_id": img["id"]["dit"],
-                         "psnr_ebt_ood": img["ood"]["ebt"], "psnr_dit_ood": img["ood"]["dit"],
-                         "passes_ebt": img["passes_ebt"], "passes_dit": img["passes_dit_id"]})
+            head.update(
+                {
+                    "psnr_ebt_id": img["id"]["ebt"],
+                    "psnr_dit_id": img["id"]["dit"],
+                    "psnr_ebt_ood": img["ood"]["ebt"],
+                    "psnr_dit_ood": img["ood"]["dit"],
+                    "passes_ebt": img["passes_ebt"],
+                    "passes_dit": img["passes_dit_id"],
+                }
+            )
         print(json.dumps(head))
     return results
 

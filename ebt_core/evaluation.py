@@ -38,8 +38,9 @@ def ebt_nll(
     alpha = model.step_size if step_size is None else step_size
     rep = ids.repeat(samples, 1)  # (N*B, T+1), sample-major
     with frozen(model), torch.no_grad():
-        states, _ = ebt_unroll(model, rep, start.reshape(-1, T, V), steps, alpha,
-                               create_graph=False)
+        states, _ = ebt_unroll(
+            model, rep, start.reshape(-1, T, V), steps, alpha, create_graph=False
+        )
         final = states[-1]  # (N*B, T, V)
         energy = model.energy_all_positions(model.prefix(rep[:, :-1]), final.softmax(-1))
     targets = ids[:, 1:]
@@ -58,8 +59,9 @@ def ppl(nll: float) -> float:
     return math.exp(nll)
 
 
-def exact_match(model: TextEBT, examples: list[tuple[str, str]],
-                config: ThinkConfig | None = None) -> float:
+def exact_match(
+    model: TextEBT, examples: list[tuple[str, str]], config: ThinkConfig | None = None
+) -> float:
     """Share of (prompt, answer) pairs that `think` answers exactly (greedy, one sample)."""
     correct = 0
     for prompt, answer in examples:

@@ -25,7 +25,10 @@ def test_fast_energy_and_gradient_equal_autograd():
         energy, grad = energy_and_grad(model, cache, p.detach(), step)
         torch.testing.assert_close(energy, ref.detach(), rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-6)
-        auto = evaluate(state, lambda q, s=step: model.energy(cache, q.unsqueeze(1), step=s)
-                        .squeeze(1), softmax_read)
+        auto = evaluate(
+            state,
+            lambda q, s=step: model.energy(cache, q.unsqueeze(1), step=s).squeeze(1),
+            softmax_read,
+        )
         fast = _fast_evaluate(model, cache, state, step)
         torch.testing.assert_close(fast.grad, auto.grad, rtol=1e-4, atol=1e-7)

@@ -34,8 +34,13 @@ def test_pca_axes_are_orthonormal_and_explain_at_most_everything(model):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"token": 5}, "token"), ({"token": -1}, "token"), ({"resolution": 10_000}, "resolution"),
-     ({"resolution": 2}, "resolution"), ({"method": "tsne"}, "method")],
+    [
+        ({"token": 5}, "token"),
+        ({"token": -1}, "token"),
+        ({"resolution": 10_000}, "resolution"),
+        ({"resolution": 2}, "resolution"),
+        ({"method": "tsne"}, "method"),
+    ],
 )
 def test_bad_landscape_arguments_are_refused(model, kwargs, message):
     run = ebt.think(model, "1+1=", ebt.ThinkConfig(steps=2), 2)

@@ -20,12 +20,23 @@ TINY_MODEL = {"n_layer": 1, "n_head": 2, "d_model": 16, "step_size": 5.0, "start
 
 
 def _recipe(tmp_path, kind, corpus="arith", **extra):
-    recipe = {"corpus": corpus, "kind": kind, "model": dict(TINY_MODEL), "batch": 4,
-              "length": 16, "iters": 3, "eval_every": 2, "eval_batch": 4, "warmup": 1,
-              "eval_steps": [1, 2], **extra}
+    recipe = {
+        "corpus": corpus,
+        "kind": kind,
+        "model": dict(TINY_MODEL),
+        "batch": 4,
+        "length": 16,
+        "iters": 3,
+        "eval_every": 2,
+        "eval_batch": 4,
+        "warmup": 1,
+        "eval_steps": [1, 2],
+        **extra,
+    }
     if kind == "transformer":
-        recipe["model"] = {k: v for k, v in TINY_MODEL.items()
-                           if k not in ("step_size", "start_std")}
+        recipe["model"] = {
+            k: v for k, v in TINY_MODEL.items() if k not in ("step_size", "start_std")
+        }
     else:
         recipe["think"] = {"steps": 2}
     path = tmp_path / f"{kind}-{corpus}.json"
@@ -34,16 +45,30 @@ def _recipe(tmp_path, kind, corpus="arith", **extra):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind, corpus, extra", [
-    ("text-ebt", "arith", {"replay": 0.5, "alpha_jitter": 2.0, "langevin": 0.3,
-                           "steps_min": 1, "steps_max": 2, "detach": False,
-                           "final_only": True}),
-    ("transformer", "arith", {}),
-    ("text-ebt", "english", {}),
-])
+@pytest.mark.parametrize(
+    "kind, corpus, extra",
+    [
+        (
+            "text-ebt",
+            "arith",
+            {
+                "replay": 0.5,
+                "alpha_jitter": 2.0,
+                "langevin": 0.3,
+                "steps_min": 1,
+                "steps_max": 2,
+                "detach": False,
+                "final_only": True,
+            },
+        ),
+        ("transformer", "arith", {}),
+        ("text-ebt", "english", {}),
+    ],
+)
 def test_training_writes_a_checkpoint_that_loads(tmp_path, kind, corpus, extra):
-    out = train_text.train([str(_recipe(tmp_path, kind, corpus, **extra)),
-                            "--out", str(tmp_path / "ckpt"), "--quiet"])
+    out = train_text.train(
+        [str(_recipe(tmp_path, kind, corpus, **extra)), "--out", str(tmp_path / "ckpt"), "--quiet"]
+    )
     model = ebt.load(out)
     assert model.config.kind == kind
     rows = ebt.read_metrics(out)
@@ -85,9 +110,20 @@ def test_torchrun_two_processes_gloo(tmp_path):
     recipe = _recipe(tmp_path, "text-ebt")
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_port", "29533", str(ROOT / "train" / "train_text.py"), str(recipe),
-           "--out", str(out), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29533",
+        str(ROOT / "train" / "train_text.py"),
+        str(recipe),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
     config = json.loads((out / "config.json").read_text())
