@@ -37,6 +37,18 @@ def _check_float(name: str, value: Any, lo: float, hi: float, lo_open: bool = Fa
         raise ValueError(f"{name} must be in {bracket}{lo}, {hi}], got {value}")
 
 
+def check_backbone(n_layer: Any, n_head: Any, d_model: Any, mlp_ratio: Any) -> None:
+    """Validation shared by every transformer backbone config."""
+    _check_int("n_layer", n_layer, 1, 64)
+    _check_int("n_head", n_head, 1, 64)
+    _check_int("d_model", d_model, 8, 8192)
+    if d_model % n_head or (d_model // n_head) % 2:
+        raise ValueError(
+            f"d_model ({d_model}) must be divisible by n_head ({n_head}) into an even head size"
+        )
+    _check_float("mlp_ratio", mlp_ratio, 0.0, 16.0, lo_open=True)
+
+
 class _JsonConfig:
     """Mixin: JSON round trip that rejects unknown keys (a typo must not pass silently)."""
 
@@ -87,15 +99,7 @@ class TextModelConfig(_JsonConfig):
             raise ValueError("vocab must be a string of at least 2 characters")
         if len(set(self.vocab)) != len(self.vocab):
             raise ValueError("vocab must not contain repeated characters")
-        _check_int("n_layer", self.n_layer, 1, 64)
-        _check_int("n_head", self.n_head, 1, 64)
-        _check_int("d_model", self.d_model, 8, 8192)
-        if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head}) "
-                "into an even head size"
-            )
-        _check_float("mlp_ratio", self.mlp_ratio, 0.0, 16.0, lo_open=True)
+        check_backbone(self.n_layer, self.n_head, self.d_model, self.mlp_ratio)
         _check_int("max_context", self.max_context, 2, 1 << 16)
         _check_float("step_size", self.step_size, 0.0, 1e6, lo_open=True)
         _check_int("step_embeddings", self.step_embeddings, 0, 1024)

@@ -13,7 +13,7 @@ import torch
 
 from .config import ThinkConfig
 from .descent import frozen
-from .objectives import ebt_unroll, masked_ce
+from .objectives import ebt_unroll, masked_ce, transformer_nll  # noqa: F401 (re-exported)
 from .text_model import TextEBT, Transformer
 from .thinking import think
 
@@ -48,11 +48,6 @@ def ebt_nll(
     best = energy.view(samples, B, T).argmin(dim=0)  # (B, T)
     chosen = final.view(samples, B, T, V).gather(0, best[None, ..., None].expand(1, B, T, V))[0]
     return per_step, float(masked_ce(chosen, targets, mask))
-
-
-def transformer_nll(model: Transformer, ids: torch.Tensor, mask: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float(masked_ce(model(ids[:, :-1]), ids[:, 1:], mask))
 
 
 def ppl(nll: float) -> float:

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import _check_float, _check_int, _JsonConfig
+from .config import _check_float, _check_int, _JsonConfig, check_backbone
+from .descent import LearnedStepSize
 from .layers import SwiGLU
 
 IMAGE_KINDS = ("image-ebt", "image-dit")
@@ -64,15 +65,7 @@ class ImageModelConfig(_JsonConfig):
             raise ValueError(f"crop ({self.crop}) must be a multiple of patch ({self.patch})")
         if self.channels not in (1, 3) or isinstance(self.channels, bool):
             raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
-        _check_int("n_layer", self.n_layer, 1, 64)
-        _check_int("n_head", self.n_head, 1, 64)
-        _check_int("d_model", self.d_model, 8, 8192)
-        if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head}) "
-                "into an even head size"
-            )
-        _check_float("mlp_ratio", self.mlp_ratio, 0.0, 16.0, lo_open=True)
+        check_backbone(self.n_layer, self.n_head, self.d_model, self.mlp_ratio)
         _check_float("step_size", self.step_size, 0.0, 1e7, lo_open=True)
         if not isinstance(self.learn_step_size, bool):
             raise ValueError(f"learn_step_size must be true or false, got {self.learn_step_size!r}")
@@ -208,7 +201,7 @@ class _PatchBackbone(nn.Module):
         return _modulate(_norm(x), shift, scale)
 
 
-class ImageEBT(_PatchBackbone):
+class ImageEBT(_PatchBackbone, LearnedStepSize):
     """Energy of a candidate image: mean of per-patch energies. Lower = cleaner."""
 
     def __init__(self, config: ImageModelConfig) -> None:
@@ -217,16 +210,7 @@ class ImageEBT(_PatchBackbone):
         self.energy_head = nn.Linear(config.d_model, 1, bias=False)
         self._init_weights()
         nn.init.zeros_(self.energy_head.weight)  # E ≡ 0 at init; α·∇E still trains (§4)
-        alpha = torch.tensor(float(config.step_size))
-        if config.learn_step_size:
-            self.alpha = nn.Parameter(alpha)
-        else:
-            self.register_buffer("alpha", alpha)
-
-    @property
-    def step_size(self) -> float:
-        """The trained α."""
-        return float(self.alpha.detach())
+        self._init_step_size(config.step_size, config.learn_step_size)
 
     def patch_energies(self, candidate: torch.Tensor) -> torch.Tensor:
         """candidate (B, C, crop, crop) in [-1, 1] units → energies (B, N), one per patch."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .descent import descent_step, frozen, softmax_read
+from .descent import descent_step, softmax_read
 from .text_model import TextEBT, Transformer
 
 
@@ -182,17 +182,3 @@ def transformer_loss(model: Transformer, ids, mask):
 @torch.no_grad()
 def transformer_nll(model: Transformer, ids, mask) -> float:
     return float(masked_ce(model(ids[:, :-1]), ids[:, 1:], mask))
-
-
-def ebt_nll_per_step(
-    model: TextEBT, ids, mask, max_steps: int, step_size: float | None = None, seed: int = 0
-) -> list[float]:
-    """Mean NLL of the masked targets after each of 1..max_steps descent steps (no noise)."""
-    gen = torch.Generator().manual_seed(seed)
-    start = model.config.start_std * torch.randn(
-        *mask.shape, model.config.vocab_size, generator=gen
-    )
-    alpha = model.step_size if step_size is None else step_size
-    with frozen(model), torch.no_grad():
-        states, _ = ebt_unroll(model, ids, start, max_steps, alpha, create_graph=False)
-    return [float(masked_ce(s, ids[:, 1:], mask)) for s in states]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .config import TextModelConfig
+from .descent import LearnedStepSize
 from .layers import Block, LayerKV, RMSNorm, rope_table
 
 
@@ -77,7 +78,7 @@ class _CausalStack(nn.Module):
         return KVCache(layers, x[:, -1])
 
 
-class TextEBT(_CausalStack):
+class TextEBT(_CausalStack, LearnedStepSize):
     """Autoregressive energy-based transformer over characters."""
 
     def __init__(self, config: TextModelConfig) -> None:
@@ -90,16 +91,7 @@ class TextEBT(_CausalStack):
         )
         self.energy_head = nn.Linear(config.d_model, 1, bias=False)
         self.apply(self._init_weights)
-        alpha = torch.tensor(float(config.step_size))
-        if config.learn_step_size:
-            self.alpha = nn.Parameter(alpha)
-        else:
-            self.register_buffer("alpha", alpha)
-
-    @property
-    def step_size(self) -> float:
-        """The trained α."""
-        return float(self.alpha.detach())
+        self._init_step_size(config.step_size, config.learn_step_size)
 
     def energy(
         self,

@@ -33,6 +33,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a fresh checkout
 
 import ebt_core as ebt  # noqa: E402
+from ebt_core import evaluation  # noqa: E402
 from ebt_core import objectives as obj  # noqa: E402
 from ebt_core.data import get_corpus, text_corpus  # noqa: E402
 
@@ -133,7 +134,7 @@ def evaluate(model, corpus, recipe: obj.TextRecipe, device) -> dict:
         ids, mask = corpus.eval_batch(split, recipe.eval_batch, recipe.length)
         ids, mask = ids.to(device), mask.to(device)
         if isinstance(model, ebt.TextEBT):
-            nll = obj.ebt_nll_per_step(model, ids, mask, max(recipe.eval_steps))
+            nll, _ = evaluation.ebt_nll(model, ids, mask, max(recipe.eval_steps))
             row[f"{split}_ppl_step"] = {
                 str(s): round(math.exp(nll[s - 1]), 4) for s in recipe.eval_steps
             }
