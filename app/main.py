@@ -21,44 +21,23 @@ if str(ROOT) not in sys.path:  # a hosted Space runs this file without pip-insta
 import gradio as gr  # noqa: E402
 
 import ebt_core as ebt  # noqa: E402
-from app import figures  # noqa: E402
+from app import denoise_tab, figures, landscape_tab  # noqa: E402
 from app.inputs import LIMITS, int_in, think_config, user_errors, widget_values  # noqa: E402
+from app.models import (  # noqa: E402
+    CHECKPOINTS,
+    DEFAULT_EBT,
+    EBTS,
+    baseline_name,
+    ebt_model,
+    get_model,
+)
 
-CHECKPOINTS = ebt.checkpoints_dir()
-EBTS = ebt.available("text-ebt")
-TRANSFORMERS = ebt.available("transformer")
-DEFAULT_EBT = "arith-ebt" if "arith-ebt" in EBTS else (EBTS[0] if EBTS else None)
 TOP_K = 5
 EXAMPLES = [  # the first one is thought at startup when its checkpoint is the default
     e
     for e in json.loads((ROOT / "assets/examples/think_prompts.json").read_text(encoding="utf-8"))
     if e["checkpoint"] in EBTS
 ]
-
-if gr.NO_RELOAD:  # survives reloads: models are read-only and shared by every visitor
-    MODELS: dict = {}
-
-
-# ---- models ---------------------------------------------------------------------------------
-def get_model(name: str):
-    model = MODELS.get(name)
-    # Absent, or built by an ebt_core module that a reload has since replaced.
-    if not isinstance(model, (ebt.TextEBT, ebt.Transformer)):
-        model = MODELS[name] = ebt.load(CHECKPOINTS / name)
-    return model
-
-
-def ebt_model(name):
-    """A text EBT offered by this app (never an arbitrary path sent by a client)."""
-    if name not in EBTS:
-        raise ValueError(f"checkpoint must be one of {EBTS} (in {CHECKPOINTS}), got {name!r}")
-    return get_model(name)
-
-
-def baseline_name(checkpoint: str) -> str | None:
-    """The Transformer++ trained beside an EBT named X-ebt is X-transformer."""
-    name = checkpoint.removesuffix("-ebt") + "-transformer"
-    return name if checkpoint.endswith("-ebt") and name in TRANSFORMERS else None
 
 
 # ---- views: a run (or one token / one step of it) → widget values ---------------------------
@@ -294,11 +273,9 @@ with gr.Blocks(title="EBT Explorer") as demo:
             score_plot = gr.Plot(label="Energy of each character")
             score_md = gr.Markdown(label="Score summary")
     with gr.Tab("Landscape"):
-        # LANDSCAPE TAB: the energy slice + projected descent path (ebt.landscape) goes here.
-        gr.Markdown("**Landscape — coming soon:** a 2-D slice of the energy with the descent path.")
+        landscape_tab.build(prompt, checkpoint, token, run_state)
     with gr.Tab("Denoise"):
-        # DENOISE TAB: image EBT denoising (ebt.denoise) goes here.
-        gr.Markdown("**Denoise — coming soon:** watch an image EBT denoise a photograph.")
+        denoise_tab.build()
 
     # ---- events -----------------------------------------------------------------------------
     SETTINGS = [steps, step_size, langevin, samples, select, tolerance, seed, accept_lower_only]

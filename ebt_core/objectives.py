@@ -49,6 +49,7 @@ class TextRecipe:
     eval_batch: int = 64
     eval_steps: tuple = (1, 2, 4, 8)
     seed: int = 0
+    init_from: str = ""  # a text-transformer checkpoint to warm-start the shared stack from
 
     def __post_init__(self) -> None:
         if self.kind not in ("text-ebt", "transformer"):

@@ -89,6 +89,27 @@ def build(recipe: obj.TextRecipe, vocab: str, device: torch.device):
     return model, optimizer
 
 
+def warm_start(model, source: str) -> None:
+    """Copy the shared stack (embeddings, blocks, final norm) of a trained Transformer++.
+
+    The candidate projection starts as the transposed token embedding, so a one-hot candidate
+    enters the candidate stream exactly as its token would enter the real stream.
+    """
+    base = ebt.load(source)
+    if not isinstance(base, ebt.Transformer):
+        raise ValueError(f"init_from must name a Transformer++ checkpoint, got {source!r}")
+    if base.config.vocab != model.config.vocab:
+        raise ValueError(f"init_from {source!r} has a different vocabulary")
+    own = model.state_dict()
+    shared = {k: v for k, v in base.state_dict().items() if k in own}
+    if any(own[k].shape != v.shape for k, v in shared.items()):
+        raise ValueError(f"init_from {source!r} has a different architecture")
+    model.load_state_dict(shared, strict=False)
+    if isinstance(model, ebt.TextEBT):
+        with torch.no_grad():
+            model.candidate_proj.weight.copy_(base.tok_emb.weight.t())
+
+
 def save_resume(out: Path, model, optimizer, it: int, metrics: list, rng_state) -> None:
     state_dir = out / ".resume"
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +177,8 @@ def train(argv=None) -> Path:
     )
     torch.manual_seed(recipe.seed)  # same init on every rank
     model, optimizer = build(recipe, corpus.vocab, device)
+    if recipe.init_from:
+        warm_start(model, recipe.init_from)
     start_it, metrics, rng_state = (
         (0, [], None) if args.fresh else load_resume(out, model, optimizer)
     )
