@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import random
+import shutil
+import socket
+import sys
 
 import pytest
 import torch
@@ -44,3 +49,52 @@ def trained_ebt() -> ebt.TextEBT:
         loss.backward()
         opt.step()
     return model.eval()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+APP_MODULES = ("app.main", "app.models", "app.landscape_tab", "app.denoise_tab")
+
+
+@pytest.fixture(scope="session")
+def client(tmp_path_factory):
+    """The Gradio app served in-process, once per test session, on tiny text checkpoints
+    (arith-ebt, arith-transformer) and the shipped image checkpoints; → (Client, app.main).
+
+    app.models reads $EBT_CHECKPOINTS at import, so the app's modules are imported afresh here.
+    """
+    gradio_client = pytest.importorskip("gradio_client")
+    root = tmp_path_factory.mktemp("checkpoints")
+    torch.manual_seed(0)
+    ebt.save(
+        ebt.TextEBT(ebt.TextModelConfig(**TINY)), root / "arith-ebt", think=ebt.ThinkConfig(steps=4)
+    )
+    ebt.save(
+        ebt.Transformer(ebt.TextModelConfig(**TINY, kind="transformer")), root / "arith-transformer"
+    )
+    shipped = ebt.checkpoints_dir()
+    for name in ("image-ebt", "image-dit"):
+        if (shipped / name).is_dir():
+            shutil.copytree(shipped / name, root / name, ignore=shutil.ignore_patterns(".resume"))
+    old = os.environ.get("EBT_CHECKPOINTS")
+    os.environ["EBT_CHECKPOINTS"] = str(root)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    for name in APP_MODULES:
+        sys.modules.pop(name, None)
+    try:
+        main = importlib.import_module("app.main")
+        main.demo.launch(prevent_thread_lock=True, server_port=_free_port(), quiet=True)
+        yield gradio_client.Client(main.demo.local_url, verbose=False), main
+    finally:
+        if "main" in locals():
+            main.demo.close()
+        for name in APP_MODULES:
+            sys.modules.pop(name, None)
+        if old is None:
+            os.environ.pop("EBT_CHECKPOINTS", None)
+        else:
+            os.environ["EBT_CHECKPOINTS"] = old

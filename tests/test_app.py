@@ -3,11 +3,6 @@ through gradio_client against an in-process server on tiny checkpoints."""
 
 from __future__ import annotations
 
-import importlib
-import os
-import socket
-import sys
-
 import plotly.graph_objects as go
 import pytest
 import torch
@@ -88,42 +83,6 @@ def test_summaries_mention_the_step_and_the_selection_rule(run):
 
 
 # ---- the API through gradio_client ----------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    """app.main imported with $EBT_CHECKPOINTS at tiny checkpoints, served in-process."""
-    gradio_client = pytest.importorskip("gradio_client")
-    root = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    ebt.save(
-        ebt.TextEBT(ebt.TextModelConfig(**TINY)), root / "arith-ebt", think=ebt.ThinkConfig(steps=4)
-    )
-    ebt.save(
-        ebt.Transformer(ebt.TextModelConfig(**TINY, kind="transformer")), root / "arith-transformer"
-    )
-    old = os.environ.get("EBT_CHECKPOINTS")
-    os.environ["EBT_CHECKPOINTS"] = str(root)
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    sys.modules.pop("app.main", None)
-    try:
-        main = importlib.import_module("app.main")
-        main.demo.launch(prevent_thread_lock=True, server_port=_free_port(), quiet=True)
-        yield gradio_client.Client(main.demo.local_url, verbose=False), main
-    finally:
-        if "main" in locals():
-            main.demo.close()
-        sys.modules.pop("app.main", None)
-        if old is None:
-            os.environ.pop("EBT_CHECKPOINTS", None)
-        else:
-            os.environ["EBT_CHECKPOINTS"] = old
-
-
 # gradio's own queue trips pandas deprecation warnings; they are not ours to fix
 quiet_gradio = pytest.mark.filterwarnings(
     "ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"
