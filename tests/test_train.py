@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import ebt_core as ebt
 
@@ -79,6 +80,30 @@ def test_training_writes_a_checkpoint_that_loads(tmp_path, kind, corpus, extra):
     if kind == "text-ebt":
         assert model.think_defaults.steps == 2
         ebt.think(model, "1+2=" if corpus == "arith" else "The ", None, 2)
+
+
+def test_warm_start_copies_the_transformer_stack_into_the_ebt(tmp_path):
+    base = train_text.train(
+        [str(_recipe(tmp_path, "transformer")), "--out", str(tmp_path / "tf"), "--quiet"]
+    )
+    recipe = _recipe(tmp_path, "text-ebt", init_from=str(base), iters=1, eval_every=1)
+    _, parsed = train_text.load_recipe(train_text.parse_args([str(recipe)]))
+    model, _ = train_text.build(parsed, ebt.load(base).config.vocab, torch.device("cpu"))
+    train_text.warm_start(model, parsed.init_from)
+    source = ebt.load(base).state_dict()
+    own = model.state_dict()
+    shared = [k for k in source if k in own]
+    assert shared and all(torch.equal(own[k], source[k]) for k in shared)
+    assert {k.split(".")[0] for k in shared} == {"tok_emb", "blocks", "norm_f"}
+    # a one-hot candidate enters the candidate stream as its token enters the real stream
+    assert torch.equal(model.candidate_proj.weight, source["tok_emb.weight"].t())
+    english = tmp_path / "english-ebt.json"
+    english.write_text(recipe.read_text().replace('"arith"', '"english"'))
+    with pytest.raises(ValueError, match="different vocabulary"):
+        train_text.train([str(english), "--out", str(tmp_path / "bad"), "--quiet"])
+    ebt_ckpt = train_text.train([str(recipe), "--out", str(tmp_path / "ebt"), "--quiet"])
+    with pytest.raises(ValueError, match="Transformer"):
+        train_text.warm_start(model, str(ebt_ckpt))
 
 
 @pytest.mark.slow
