@@ -1,29 +1,68 @@
-"""Widget values → validated ebt_core configs, and bad input → `gr.Error` with a precise message.
+"""Widget values → validated ebt_core inputs, the app's limits, and bad input → `gr.Error`.
 
-The Gradio events of `main.py` run with `preprocess=False`, so the values arriving here are the
-raw JSON a browser or `gradio_client` sent; every check names the field it rejects.
+The Gradio events run with `preprocess=False`, so the values arriving here are the raw JSON a
+browser or `gradio_client` sent; every check names the field it rejects and what is allowed.
+`LIMITS` is the one source of the app's bounds (sliders, checks, docs/LIMITS.md): they keep one
+request within about 10–20 s on a busy 2-CPU host and the server responsive for everyone.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 from contextlib import contextmanager
 
 import gradio as gr
+import numpy as np
 
 import ebt_core as ebt
+from ebt_core.image_io import MIN_SIDE, fit_within, open_image
 
 # UI bounds: one request must stay responsive on a 2-CPU machine shared by every visitor.
-LIMITS = {"steps": 64, "samples": 16, "max_new_tokens": 64, "langevin": 5.0, "tolerance": 1.0}
+LIMITS = {
+    # Think / Score / Landscape (per request)
+    "steps": 64,  # descent steps per character
+    "samples": 16,  # candidates N per character
+    "max_new_tokens": 64,  # characters generated
+    "langevin": 5.0,
+    "tolerance": 1.0,
+    "step_size": 1e6,  # α; 0 in the UI = the trained α
+    "descent_steps": 1024,  # steps × max_new_tokens: the sequential work of one request
+    "work": 8192,  # steps × samples × max_new_tokens: candidate-steps of one request
+    "answer_chars": 64,  # /score: characters of the answer (one descent each)
+    # Denoise (per request)
+    "image_side": 256,  # longer side after downscaling an upload (the app downscales)
+    "denoise_steps": 32,  # EBT descent steps or DiT passes
+    "denoise_work": 256 * 256 * 3,  # height × width × passes (network passes over the pixels)
+    "upload_mb": 10,  # largest upload, megabytes: demo.launch(max_file_size=MAX_UPLOAD_BYTES)
+    # Server
+    "concurrency": 2,  # events running at once: demo.queue(default_concurrency_limit=...)
+    "queue_size": 32,  # events waiting at most: demo.queue(max_size=...); more are refused
+}
 MAX_SEED = 2**63 - 1
+MAX_UPLOAD_BYTES = LIMITS["upload_mb"] * 1024 * 1024
+
+log = logging.getLogger("ebt_explorer")
 
 
 @contextmanager
 def user_errors():
-    """ebt_core reports bad input as ValueError naming the field; show that message to the user."""
+    """Bad input (ValueError naming the field, from here or ebt_core) → `gr.Error` with that
+    message. Anything else is a bug: logged with its traceback, shown as a short message (never
+    a bare "Error"), and the server keeps serving."""
     try:
         yield
+    except gr.Error:
+        raise
     except ValueError as err:
         raise gr.Error(str(err)) from err
+    except Exception as err:  # the last line of defence of a shared server
+        log.exception("unexpected error in an EBT Explorer event")
+        raise gr.Error(
+            f"internal error ({type(err).__name__}); the request was not completed and the "
+            "details are in the server log"
+        ) from err
 
 
 def int_in(name: str, value, lo: int, hi: int) -> int:
@@ -36,16 +75,31 @@ def int_in(name: str, value, lo: int, hi: int) -> int:
 
 
 def float_in(name: str, value, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+    """A finite number in [lo, hi] (NaN and ±inf are refused by name)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number between {lo} and {hi}, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number between {lo} and {hi}, got {value}")
+    if not lo <= value <= hi:
         raise ValueError(f"{name} must be a number between {lo} and {hi}, got {value!r}")
     return float(value)
+
+
+def text_in(name: str, value, max_chars: int) -> str:
+    """A non-empty string of at most `max_chars` characters."""
+    if not isinstance(value, str) or not value:
+        shown = repr(value) if isinstance(value, str) else type(value).__name__
+        raise ValueError(f"{name} must be a non-empty string, got {shown}")
+    if len(value) > max_chars:
+        raise ValueError(f"{name} must be at most {max_chars} characters, got {len(value)}")
+    return value
 
 
 def think_config(
     steps, step_size, langevin, samples, select, tolerance, seed, accept_lower_only
 ) -> ebt.ThinkConfig:
     """Widget values → ThinkConfig; step_size 0 means the checkpoint's trained α."""
-    step_size = float_in("step_size", step_size, 0.0, 1e6)
+    step_size = float_in("step_size", step_size, 0.0, LIMITS["step_size"])
     if not isinstance(accept_lower_only, bool):
         raise ValueError(f"accept_lower_only must be true or false, got {accept_lower_only!r}")
     return ebt.ThinkConfig(
@@ -58,6 +112,79 @@ def think_config(
         tolerance=float_in("tolerance", tolerance, 0.0, LIMITS["tolerance"]),
         seed=int_in("seed", seed, 0, MAX_SEED),
     )
+
+
+def check_think_work(config: ebt.ThinkConfig, max_new_tokens: int) -> None:
+    """Refuse a request whose work exceeds the budgets (each bound alone is not enough: 64
+    steps × 16 samples × 64 tokens would take minutes on 2 CPUs)."""
+    steps, samples, n = config.steps, config.samples, max_new_tokens
+    if steps * n > LIMITS["descent_steps"]:
+        raise ValueError(
+            f"steps × max_new_tokens = {steps} × {n} = {steps * n} exceeds this server's budget "
+            f"of {LIMITS['descent_steps']}; lower steps or max_new_tokens"
+        )
+    if steps * samples * n > LIMITS["work"]:
+        raise ValueError(
+            f"steps × samples × max_new_tokens = {steps} × {samples} × {n} = "
+            f"{steps * samples * n} exceeds this server's budget of {LIMITS['work']}; "
+            "lower steps, samples or max_new_tokens"
+        )
+
+
+def check_denoise_work(height: int, width: int, passes: int) -> None:
+    """Refuse a denoising run whose pixels × network passes exceed the budget."""
+    passes = int_in("steps", passes, 1, LIMITS["denoise_steps"])
+    work = height * width * passes
+    if work > LIMITS["denoise_work"]:
+        raise ValueError(
+            f"image {height}×{width} × {passes} steps = {work:,} pixel-passes exceeds this "
+            f"server's budget of {LIMITS['denoise_work']:,}; lower steps or use a smaller image"
+        )
+
+
+def _upload_path(value):
+    """A gradio FileData dict (preprocess=False), a path, or None → path or None."""
+    if isinstance(value, dict):
+        return value.get("path")
+    if isinstance(value, (str, os.PathLike)):
+        return value
+    return None
+
+
+def image_from_upload(value, max_side: int | None = None):
+    """An uploaded image (FileData dict or path; a PIL image or uint8 array in-process) →
+    (PIL image no larger than `max_side`, note). The note says what was done to the upload
+    (downscaled, first frame of an animation, EXIF rotation), "" when nothing was."""
+    from PIL import Image
+
+    max_side = LIMITS["image_side"] if max_side is None else max_side
+    if value is None:
+        raise ValueError("image is required: upload a picture (PNG, JPEG, WebP, GIF, BMP, TIFF)")
+    notes: list[str] = []
+    if isinstance(value, np.ndarray):
+        if value.dtype != np.uint8 or value.ndim not in (2, 3) or value.shape[-1] > 4:
+            raise ValueError(
+                f"image array must be uint8 (H, W) or (H, W, 1..4), got {value.dtype} {value.shape}"
+            )
+        squeeze = value.ndim == 3 and value.shape[2] == 1  # PIL has no (H, W, 1) mode
+        value = Image.fromarray(value[:, :, 0] if squeeze else value)
+    if hasattr(value, "mode") and hasattr(value, "size"):
+        image, original = value, (value.size[1], value.size[0])
+    elif (path := _upload_path(value)) is not None:
+        opened = open_image(path, max_side=max_side)
+        image, notes, original = opened.image, opened.notes, opened.original
+    else:
+        raise ValueError(
+            f"image must be an uploaded image file, got {type(value).__name__} "
+            f"(allowed: PNG, JPEG, WebP, GIF, BMP, TIFF; at least {MIN_SIDE} pixels a side)"
+        )
+    fitted = fit_within(image, max_side)
+    if (fitted.size[1], fitted.size[0]) != original:
+        notes.append(
+            f"downscaled from {original[0]}×{original[1]} to {fitted.size[1]}×{fitted.size[0]} "
+            f"pixels (this server's limit is {max_side} pixels a side)"
+        )
+    return fitted, "; ".join(notes)
 
 
 def widget_values(config: ebt.ThinkConfig) -> tuple:

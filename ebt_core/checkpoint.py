@@ -26,6 +26,8 @@ from .image_model import ImageDiT, ImageEBT, ImageModelConfig
 from .text_model import TextEBT, Transformer
 
 FORMAT_VERSION = 1
+CONFIG_KEYS = ("format_version", "kind", "model", "think", "recipe")  # config.json's schema
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few KB; refuse to parse anything huge
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE = "config.json", "model.safetensors", "metrics.jsonl"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -57,17 +59,27 @@ def available(kind_prefix: str = "") -> list[str]:
     names = []
     for d in sorted(root.iterdir()):
         try:
-            kind = json.loads((d / CONFIG_FILE).read_text())["kind"]
+            kind = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8"))["kind"]
         except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if kind.startswith(kind_prefix):
+            continue  # not a checkpoint (or a broken one: `load` names what is wrong)
+        if isinstance(kind, str) and kind.startswith(kind_prefix):
             names.append(d.name)
     return names
 
 
 def resolve(name_or_dir: str | os.PathLike) -> Path:
-    """A checkpoint name (under checkpoints/) or a directory path → its directory."""
+    """A checkpoint name (under checkpoints/) or a directory path → its directory.
+
+    A name is one path component of letters, digits, '.', '_', '-' (so it cannot leave the
+    checkpoints folder); anything with a '/' is taken as a path the caller chose.
+    """
+    if not isinstance(name_or_dir, (str, os.PathLike)):
+        raise CheckpointError(
+            f"checkpoint must be a name or a directory path, got {type(name_or_dir).__name__}"
+        )
     text = os.fspath(name_or_dir)
+    if not isinstance(text, str) or "\0" in text:
+        raise CheckpointError(f"invalid checkpoint path {text!r}")
     looks_like_path = isinstance(name_or_dir, os.PathLike) or "/" in text or os.sep in text
     if not looks_like_path:
         if not _NAME.match(text):
@@ -90,6 +102,8 @@ def _read_config(path: Path) -> dict[str, Any]:
     file = path / CONFIG_FILE
     if not file.is_file():
         raise CheckpointError(f"{file} is missing: not a checkpoint directory")
+    if file.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{file} is larger than {MAX_CONFIG_BYTES} bytes: not a config")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -101,8 +115,18 @@ def _read_config(path: Path) -> dict[str, Any]:
             f"{file}: format_version {data.get('format_version')!r} is not supported "
             f"(this version reads {FORMAT_VERSION})"
         )
-    if data.get("kind") not in KINDS:
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise CheckpointError(f"{file}: unknown key(s) {unknown}; allowed: {list(CONFIG_KEYS)}")
+    if not isinstance(data.get("kind"), str) or data["kind"] not in KINDS:
         raise CheckpointError(f"{file}: kind {data.get('kind')!r} is not one of {sorted(KINDS)}")
+    for key, required in (("model", True), ("think", False), ("recipe", False)):
+        value = data.get(key)
+        if not isinstance(value, dict) and (required or value is not None):
+            raise CheckpointError(
+                f"{file}: {key!r} must be a JSON object{'' if required else ' or null'}, "
+                f"got {type(value).__name__ if key in data else 'nothing'}"
+            )
     return data
 
 
@@ -116,7 +140,7 @@ def load(name_or_dir: str | os.PathLike) -> nn.Module:
     data = _read_config(path)
     config_cls, model_cls = KINDS[data["kind"]]
     try:
-        config = config_cls.from_dict({**data.get("model", {}), "kind": data["kind"]})
+        config = config_cls.from_dict({**data["model"], "kind": data["kind"]})
         think = ThinkConfig.from_dict(data["think"]) if data.get("think") else None
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{path / CONFIG_FILE}: {err}") from err
@@ -133,6 +157,7 @@ def load(name_or_dir: str | os.PathLike) -> nn.Module:
         state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{weights} is corrupted or not safetensors: {err}") from err
+    _check_finite(weights, state)
     model = model_cls(config)
     try:
         model.load_state_dict(state, strict=True)
@@ -142,8 +167,14 @@ def load(name_or_dir: str | os.PathLike) -> nn.Module:
     model.eval()
     model.think_defaults = think or ThinkConfig()
     model.checkpoint_name = path.name
-    model.recipe = data.get("recipe", {})
+    model.recipe = data.get("recipe") or {}
     return model
+
+
+def _check_finite(file: Path, state: dict) -> None:
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise CheckpointError(f"{file}: tensor {name!r} holds NaN or infinite values")
 
 
 def save(

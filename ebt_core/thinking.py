@@ -31,9 +31,20 @@ def _require_ebt(model) -> TextEBT:
     return model
 
 
+def _check_text(name: str, value) -> None:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a non-empty string, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must be a non-empty string, got ''")
+
+
+def _check_config(config) -> None:
+    if config is not None and not isinstance(config, ThinkConfig):
+        raise ValueError(f"config must be a ThinkConfig or None, got {type(config).__name__}")
+
+
 def _check_prompt(model: TextEBT, prompt: str, new_tokens: int) -> torch.Tensor:
-    if not isinstance(prompt, str) or not prompt:
-        raise ValueError("prompt must be a non-empty string")
+    _check_text("prompt", prompt)
     total = len(prompt) + new_tokens
     if total > model.config.max_context:
         raise ValueError(
@@ -133,9 +144,8 @@ def think(
     if cache not in CACHE_MODES:
         raise ValueError(f"cache must be one of {CACHE_MODES}, got {cache!r}")
     model = _require_ebt(model)
+    _check_config(config)
     cfg = config if config is not None else getattr(model, "think_defaults", ThinkConfig())
-    if not isinstance(cfg, ThinkConfig):
-        raise ValueError(f"config must be a ThinkConfig, got {type(cfg).__name__}")
     if (
         isinstance(max_new_tokens, bool)
         or not isinstance(max_new_tokens, int)
@@ -186,8 +196,8 @@ def score(
     the model's own N descents at that position (config: None = the checkpoint's defaults).
     """
     model = _require_ebt(model)
-    if not isinstance(answer, str) or not answer:
-        raise ValueError("answer must be a non-empty string")
+    _check_text("answer", answer)
+    _check_config(config)
     cfg = config if config is not None else getattr(model, "think_defaults", ThinkConfig())
     ids = _check_prompt(model, prompt, len(answer))
     answer_ids = CharTokenizer(model.config.vocab).encode(answer, "answer")
@@ -223,8 +233,9 @@ def predict_next(model: Transformer, context: str, k: int = 5) -> list[tuple[str
     """Top-k (char, prob) of a Transformer++ baseline for the character after `context`."""
     if not isinstance(model, Transformer):
         raise ValueError("predict_next needs a Transformer++ checkpoint (kind 'transformer')")
-    if not isinstance(context, str) or not context:
-        raise ValueError("context must be a non-empty string")
+    _check_text("context", context)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= model.config.vocab_size:
+        raise ValueError(f"k must be an integer in [1, {model.config.vocab_size}], got {k!r}")
     if len(context) > model.config.max_context:
         raise ValueError(f"context exceeds the model's {model.config.max_context} characters")
     ids = CharTokenizer(model.config.vocab).encode_tensor(context, "context")

@@ -1,8 +1,19 @@
-"""Character tokenizer. Its vocabulary is stored in the checkpoint's config (no separate file)."""
+"""Character tokenizer. Its vocabulary is stored in the checkpoint's config (no separate file).
+
+Characters outside the vocabulary are never dropped or replaced: `encode` raises ValueError
+listing them (with their code points, so invisible and control characters show) and the
+allowed set.
+"""
 
 from __future__ import annotations
 
 import torch
+
+MAX_SHOWN = 10  # unknown characters listed in an error message
+
+
+def _show(ch: str) -> str:
+    return f"{ch!r} (U+{ord(ch):04X})"
 
 
 class CharTokenizer:
@@ -19,12 +30,16 @@ class CharTokenizer:
 
     def check(self, text: str, field: str = "text") -> None:
         """Raise ValueError naming characters the model cannot read (never drop them silently)."""
+        if not isinstance(text, str):
+            raise ValueError(f"{field} must be a string, got {type(text).__name__}")
         bad = self.unknown(text)
         if bad:
-            shown = ", ".join(repr(c) for c in bad[:10]) + (" …" if len(bad) > 10 else "")
+            first = next(i for i, ch in enumerate(text) if ch not in self._index)
+            shown = ", ".join(_show(c) for c in bad[:MAX_SHOWN])
+            more = f" and {len(bad) - MAX_SHOWN} more" if len(bad) > MAX_SHOWN else ""
             raise ValueError(
-                f"{field} contains character(s) outside the model's vocabulary: {shown}. "
-                f"Allowed: {self.vocab!r}"
+                f"{field} contains {len(bad)} character(s) outside the model's vocabulary: "
+                f"{shown}{more} (first at position {first}). Allowed: {self.vocab!r}"
             )
 
     def encode(self, text: str, field: str = "text") -> list[int]:

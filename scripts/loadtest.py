@@ -1,0 +1,246 @@
+"""Load test of the Gradio app: N concurrent clients × M requests over its API endpoints.
+
+    python scripts/loadtest.py                           # start app/main.py on a free port
+    python scripts/loadtest.py --url http://127.0.0.1:7860/ --pid 1234   # a running server
+    python scripts/loadtest.py --clients 8 --requests 5  # the target: no errors, RSS < +10 %
+
+Mixes /think and /score, plus /landscape and /denoise when the server has them (read from
+view_api). Each endpoint is first warmed with one request, then the server's resident memory
+(RSS, from /proc or psutil) is read before and after the load. Prints one JSON line: errors,
+median and p95 latency (overall and per endpoint), RSS before/after and its growth in percent.
+With --rounds R > 1 it also reports the growth from the end of round 1 to the end of round R:
+the first concurrent round grows glibc's per-thread malloc arenas once (a plateau, not a leak;
+MALLOC_ARENA_MAX=2 in the server's environment keeps it small); later growth would be a leak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL_PHOTO_SIDE = 96  # a denoise request stays around a second on 2 CPUs
+
+
+def rss_mb(pid: int | None) -> float | None:
+    """Resident memory of a process (and its children) in MB; None when unknown."""
+    if pid is None:
+        return None
+    try:
+        import psutil  # optional
+
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+        return sum(p.memory_info().rss for p in procs) / 2**20
+    except ImportError:
+        pass
+    except Exception:  # the process is gone: report nothing rather than a wrong number
+        return None
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return kb / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(timeout: float) -> tuple[subprocess.Popen, str]:
+    """Run `python app/main.py` on a free port; return the process and its URL once it answers."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = tempfile.NamedTemporaryFile("w+", prefix="ebt-loadtest-", suffix=".log", delete=False)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app" / "main.py")], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}; see {log.name}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit(f"the server did not answer within {timeout:.0f} s; see {log.name}")
+
+
+def small_photo() -> str:
+    """A small PNG crop of an example photo (or a synthetic one) for /denoise."""
+    import numpy as np
+    from PIL import Image
+
+    examples = sorted((ROOT / "assets" / "examples").glob("denoise-*.png"))
+    if examples:
+        image = Image.open(examples[0]).convert("RGB")
+        image = image.crop((0, 0, min(image.width, 256), min(image.height, 256)))
+        image.thumbnail((SMALL_PHOTO_SIDE, SMALL_PHOTO_SIDE))
+    else:
+        rng = np.random.default_rng(0)
+        pixels = rng.integers(0, 256, (SMALL_PHOTO_SIDE, SMALL_PHOTO_SIDE, 3), dtype=np.uint8)
+        image = Image.fromarray(pixels)
+    path = Path(tempfile.mkdtemp(prefix="ebt-loadtest-")) / "photo.png"
+    image.save(path)
+    return str(path)
+
+
+def requests_for(api: dict, text_ckpt: str, photo: str) -> dict[str, dict]:
+    """Keyword arguments of one moderate request per endpoint the server has."""
+    from gradio_client import handle_file
+
+    wanted = {
+        "/think": dict(
+            prompt="12+35=", checkpoint=text_ckpt, steps=4, step_size=0, langevin=0.0,
+            samples=4, select="min", tolerance=0.0, seed=0, max_new_tokens=4,
+        ),
+        "/score": dict(prompt="12+35=", answer="47", checkpoint=text_ckpt),
+        "/landscape": dict(
+            prompt="12+35=", checkpoint=text_ckpt, token=1, resolution=21, method="pca",
+            steps=4, samples=4, seed=0,
+        ),
+    }  # fmt: skip
+    out = {name: kwargs for name, kwargs in wanted.items() if name in api}
+    if "/denoise" in api:  # its parameters' defaults, the image replaced, few steps
+        kwargs = {}
+        for p in api["/denoise"]["parameters"]:
+            name = p["parameter_name"]
+            if p.get("component") == "Image" or "image" in name:
+                kwargs[name] = handle_file(photo)
+            elif p.get("parameter_has_default"):
+                kwargs[name] = p["parameter_default"]
+        if "steps" in kwargs:
+            kwargs["steps"] = 2
+        out["/denoise"] = kwargs
+    return out
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def summary(latencies: list[float]) -> dict:
+    return {
+        "n": len(latencies),
+        "median_s": round(statistics.median(latencies), 3) if latencies else None,
+        "p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
+    }
+
+
+def run_clients(url: str, calls: dict, clients: int, per_client: int) -> tuple[list, list]:
+    """Each client thread sends `per_client` requests, cycling through the endpoints."""
+    from gradio_client import Client
+
+    names = sorted(calls)
+    results, errors, lock = [], [], threading.Lock()
+
+    def worker(k: int) -> None:
+        client = Client(url, verbose=False)
+        for i in range(per_client):
+            name = names[(k + i) % len(names)]
+            start = time.perf_counter()
+            try:
+                client.predict(**calls[name], api_name=name)
+                with lock:
+                    results.append((name, time.perf_counter() - start))
+            except Exception as err:  # every failure counts; keep a few messages to show
+                with lock:
+                    errors.append(f"{name}: {type(err).__name__}: {str(err)[:200]}")
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running server (default: start app/main.py)")
+    parser.add_argument("--pid", type=int, help="the running server's process id (for RSS)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=5, help="requests per client")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the load (leak check)")
+    parser.add_argument("--checkpoint", default="arith-ebt", help="text EBT to think with")
+    parser.add_argument("--startup-timeout", type=float, default=180.0)
+    args = parser.parse_args(argv)
+    if min(args.clients, args.requests, args.rounds) < 1:
+        parser.error("--clients, --requests and --rounds must be at least 1")
+    from gradio_client import Client
+
+    proc = None
+    url, pid = args.url, args.pid
+    if url is None:
+        proc, url = start_server(args.startup_timeout)
+        pid = proc.pid
+    try:
+        client = Client(url, verbose=False)
+        api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        calls = requests_for(api, args.checkpoint, small_photo())
+        warm_errors = []
+        for name, kwargs in calls.items():  # warm every endpoint once (model loads, imports)
+            try:
+                client.predict(**kwargs, api_name=name)
+            except Exception as err:
+                warm_errors.append(f"{name}: {type(err).__name__}: {str(err)[:200]}")
+        before = rss_mb(pid)
+        results, errors, rounds, start = [], [], [], time.perf_counter()
+        for _ in range(args.rounds):
+            ok, failed = run_clients(url, calls, args.clients, args.requests)
+            results, errors = results + ok, errors + failed
+            time.sleep(1.0)  # let the server finish its bookkeeping before reading memory
+            rounds.append(rss_mb(pid))
+        wall = time.perf_counter() - start
+        after = rounds[-1]
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    growth = None if not before or after is None else round(100 * (after - before) / before, 2)
+    report = {
+        "clients": args.clients,
+        "requests_per_client": args.requests,
+        "endpoints": sorted(calls),
+        "ok": len(results),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "warmup_errors": warm_errors,
+        **{k: v for k, v in summary([t for _, t in results]).items() if k != "n"},
+        "per_endpoint": {n: summary([t for m, t in results if m == n]) for n in sorted(calls)},
+        "wall_s": round(wall, 2),
+        "rss_mb_before": None if before is None else round(before, 1),
+        "rss_mb_after": None if after is None else round(after, 1),
+        "rss_growth_pct": growth,
+        "rss_mb_per_round": [None if r is None else round(r, 1) for r in rounds],
+        # growth once the concurrent working set exists (rounds ≥ 2): a leak keeps growing here
+        "rss_growth_after_round_1_pct": (
+            round(100 * (rounds[-1] - rounds[0]) / rounds[0], 2)
+            if len(rounds) > 1 and None not in (rounds[0], rounds[-1])
+            else None
+        ),
+    }
+    print(json.dumps(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()
