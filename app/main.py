@@ -8,8 +8,12 @@ Stable API (gradio_client), no hidden state:
     /think(prompt, checkpoint, steps, step_size, langevin, samples, select, tolerance, seed,
            max_new_tokens, accept_lower_only=False)
     /score(prompt, answer, checkpoint)
+    /landscape(prompt, checkpoint, token, resolution, method, steps, samples, seed)
+    /denoise(image, checkpoint, noise, steps, step_size, langevin, seed)   image: handle_file(path)
+    /denoise_baseline(image, noise, seed, dit_passes)                      the DiT baseline
 """
 
+import ctypes
 import json
 import sys
 from pathlib import Path
@@ -20,9 +24,31 @@ if str(ROOT) not in sys.path:  # a hosted Space runs this file without pip-insta
 
 import gradio as gr  # noqa: E402
 
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each worker thread its own malloc arena and keeps freed memory in it, so the
+    server's RSS kept growing under concurrent clients (scripts/loadtest.py). Same effect as
+    MALLOC_ARENA_MAX=2; a no-op where libc is not glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8 = M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+_limit_malloc_arenas()
+
 import ebt_core as ebt  # noqa: E402
 from app import denoise_tab, figures, landscape_tab  # noqa: E402
-from app.inputs import LIMITS, int_in, think_config, user_errors, widget_values  # noqa: E402
+from app.inputs import (  # noqa: E402
+    LIMITS,
+    MAX_UPLOAD_BYTES,
+    check_think_work,
+    int_in,
+    text_in,
+    think_config,
+    user_errors,
+    widget_values,
+)
 from app.models import (  # noqa: E402
     CHECKPOINTS,
     DEFAULT_EBT,
@@ -113,12 +139,14 @@ def think(
             steps, step_size, langevin, samples, select, tolerance, seed, accept_lower_only
         )
         n = int_in("max_new_tokens", max_new_tokens, 1, LIMITS["max_new_tokens"])
+        check_think_work(config, n)
         return run_view(ebt.think(model, prompt, config, max_new_tokens=n))
 
 
 def score(prompt, answer, checkpoint):
     """Energy of each character of `answer` after `prompt`: the EBT as a verifier."""
     with user_errors():
+        text_in("answer", answer, LIMITS["answer_chars"])
         result = ebt.score(ebt_model(checkpoint), prompt, answer)
     return figures.score_figure(result), figures.summarize_score(result)
 
@@ -249,8 +277,8 @@ with gr.Blocks(title="EBT Explorer") as demo:
                     step = gr.Slider(0, 1, value=0, step=1, precision=0, label="Step")
                 with gr.Row():
                     play_btn = gr.Button("▶ Play", size="sm")
-                    pause_btn = gr.Button("⏸ Pause", size="sm")
-                    step_btn = gr.Button("⏭ Step", size="sm")
+                    pause_btn = gr.Button("Pause", size="sm")
+                    step_btn = gr.Button("Step +1", size="sm")
                 timer = gr.Timer(0.4, active=False)
                 with gr.Row():
                     energy_plot = gr.Plot(label="Energy vs step")
@@ -301,7 +329,7 @@ with gr.Blocks(title="EBT Explorer") as demo:
     timer.tick(tick, [run_state, token, step], [timer, step, *STEP_OUT], **private)
     demo.load(show_run, run_state, RUN_OUT, **private)
 
-demo.queue(default_concurrency_limit=2, max_size=32)
+demo.queue(default_concurrency_limit=LIMITS["concurrency"], max_size=LIMITS["queue_size"])
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(max_file_size=MAX_UPLOAD_BYTES)

@@ -85,16 +85,22 @@ def client(tmp_path_factory):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     for name in APP_MODULES:
         sys.modules.pop(name, None)
-    try:
+    try:  # the app reads the folder at import only: restore the variable for the other tests
         main = importlib.import_module("app.main")
-        main.demo.launch(prevent_thread_lock=True, server_port=_free_port(), quiet=True)
-        yield gradio_client.Client(main.demo.local_url, verbose=False), main
     finally:
-        if "main" in locals():
-            main.demo.close()
-        for name in APP_MODULES:
-            sys.modules.pop(name, None)
         if old is None:
             os.environ.pop("EBT_CHECKPOINTS", None)
         else:
             os.environ["EBT_CHECKPOINTS"] = old
+    try:
+        main.demo.launch(
+            prevent_thread_lock=True,
+            server_port=_free_port(),
+            quiet=True,
+            max_file_size=main.MAX_UPLOAD_BYTES,
+        )
+        yield gradio_client.Client(main.demo.local_url, verbose=False), main
+    finally:
+        main.demo.close()
+        for name in APP_MODULES:
+            sys.modules.pop(name, None)

@@ -105,7 +105,7 @@ THINK = dict(
 @quiet_gradio
 def test_api_names_and_parameters(client):
     api = client[0].view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(api) == {"/think", "/score"}
+    assert set(api) == {"/think", "/score", "/landscape", "/denoise", "/denoise_baseline"}
     names = [p["parameter_name"] for p in api["/think"]["parameters"]]
     assert names[:10] == list(THINK)
     assert [p["parameter_name"] for p in api["/score"]["parameters"]] == [
