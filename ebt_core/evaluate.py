@@ -1,172 +1,309 @@
 """The study on the shipped checkpoints: perplexity of EBTs vs Transformer++, thinking longer,
-self-verification, exact match on arithmetic.
+self-verification, the thinking gain vs distribution shift, energy-vs-loss calibration, the
+energy as a verifier (AUROC), exact match on arithmetic, and image denoising vs the DiT.
 
-    python -m ebt_core.evaluate            # full: writes assets/report/results.json + README.md
-    python -m ebt_core.evaluate --quick    # smaller held-out sets
+    python -m ebt_core.evaluate            # full: writes assets/report/ (results.json,
+                                           # README.md, PNG plots) and prints a summary
+    python -m ebt_core.evaluate --quick    # smaller held-out sets (< 5 min on 2 CPU cores)
     python -m ebt_core.evaluate --json     # also print one JSON line of the headline numbers
 
 "Thinking longer" = 2× the checkpoint's default steps vs the default; "self-verification" =
 best-of-N (N=4, lowest final energy) at 2× the default steps. Gains are % perplexity lowered.
+Size flags (--rows, --examples, --sweep-rows, --photos, --size) shrink the study further.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import math
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from . import evaluation as ev
-from .checkpoint import CheckpointError, load
+from . import report
+from .checkpoint import CheckpointError, load, read_metrics
 from .data import get_corpus
-from .denoise import DenoiseConfig, denoise
-from .image_data import HELDOUT_IMAGES, load_photo
+from .image_data import HELDOUT_IMAGES, ID_LEVEL, OOD_LEVEL, load_photo
 
 PAIRS = (
     ("arith", "arith-ebt", "arith-transformer"),
     ("english", "english-ebt", "english-transformer"),
 )
+# Difficulty sweep of arith-ebt: addition operands of these digit counts (1–3 = training range).
+SWEEP = (("1–3 (ID)", (1, 3)), ("3", (3, 3)), ("4", (4, 4)), ("5", (5, 5)))
+BON = 4  # best-of-N for self-verification
+CALIBRATION_POINTS = 300  # per step, kept in results.json for the scatter plot
 REPORT = Path(__file__).resolve().parent.parent / "assets" / "report"
+
+
+@dataclass(frozen=True)
+class StudySize:
+    rows: int = 256  # eval rows per split (perplexity)
+    examples: int = 300  # arith prompts per split (exact match, verifier AUROC)
+    sweep_rows: int = 128  # eval rows per difficulty level
+    photos: int = 3  # held-out photos
+    size: tuple[int, int] = (97, 131)  # crop of each photo: odd, so tiles overlap
+    ebt_steps: int = 6  # image EBT steps in the PSNR-vs-passes curve
+
+
+FULL = StudySize()
+QUICK = StudySize(rows=48, examples=60, sweep_rows=24, photos=1, size=(64, 96), ebt_steps=4)
 
 
 def _gain(base: float, new: float) -> float:
     return round(100.0 * (base - new) / base, 2)
 
 
-def text_study(corpus_name: str, ebt_name: str, tf_name: str, rows: int, n_examples: int) -> dict:
+def _r(x: float, digits: int = 4) -> float | None:
+    return round(x, digits) if math.isfinite(x) else None
+
+
+def _iters(name: str) -> int | None:
+    rows = read_metrics(name)
+    return rows[-1].get("iter") if rows else None
+
+
+# ---- text -----------------------------------------------------------------------------------
+def perplexities(model, baseline, ids, mask, default: int) -> tuple[dict, ev.DescentStats]:
+    """Transformer++ vs EBT perplexity on one batch: per step up to 2× default, best-of-N."""
+    stats = ev.descent_stats(model, ids, mask, 2 * default, samples=BON)
+    per_step = [ev.ppl(stats.mean_nll(s)) for s in range(1, 2 * default + 1)]
+    s = {
+        "tf_ppl": _r(ev.ppl(ev.transformer_nll(baseline, ids, mask))) if baseline else None,
+        "ebt_ppl_1": _r(per_step[0]),
+        "ebt_ppl_default": _r(per_step[default - 1]),
+        "ebt_ppl_2x": _r(per_step[-1]),
+        "ebt_ppl_2x_bon4": _r(ev.ppl(stats.best_of_n_nll(BON))),
+        "ebt_ppl_per_step": [_r(x) for x in per_step],
+        "ebt_ppl_bon_n": [_r(ev.ppl(stats.best_of_n_nll(n))) for n in range(1, BON + 1)],
+    }
+    s["think_gain_pct"] = _gain(s["ebt_ppl_default"], s["ebt_ppl_2x"])
+    s["bon_gain_pct"] = _gain(s["ebt_ppl_default"], s["ebt_ppl_2x_bon4"])
+    return s, stats
+
+
+def calibration(stats: ev.DescentStats, points: int = CALIBRATION_POINTS) -> dict:
+    """Per-token energy vs NLL at every state of the first candidate (step 0 = random start)."""
+    out = {"step": [], "spearman": [], "mean_energy": [], "mean_nll": [], "points": []}
+    rng = np.random.default_rng(0)
+    for step in range(stats.steps + 1):
+        energy, nll = stats.calibration(step)
+        keep = rng.permutation(len(energy))[:points]
+        out["step"].append(step)
+        out["spearman"].append(_r(ev.spearman(energy, nll)))
+        out["mean_energy"].append(_r(float(energy.mean())))
+        out["mean_nll"].append(_r(float(nll.mean())))
+        out["points"].append([[_r(float(energy[i])), _r(float(nll[i]))] for i in keep])
+    return out
+
+
+def verifier(model, corpus, n: int) -> tuple[dict, dict]:
+    """Exact match and the energy as a verifier on held-out sums (ID 1–3, OOD 4–5 digits)."""
+    per_split, pooled = {}, ([], [])
+    for split, digits in (("id", (1, 3)), ("ood", (4, 5))):
+        examples = corpus.examples(split, n, seed=99, digits=digits)
+        runs = ev.think_examples(model, examples)
+        energy, wrong = ev.verifier_tokens(runs, examples)
+        pooled[0].append(energy)
+        pooled[1].append(wrong)
+        per_split[split] = {
+            "examples": examples,
+            "ebt_exact_match": _r(ev.run_exact_match(runs, examples)),
+            "energy_auroc": _r(ev.auroc(energy, wrong)),
+        }
+    energy, wrong = np.concatenate(pooled[0]), np.concatenate(pooled[1])
+    id_auroc = per_split["id"]["energy_auroc"]
+    edges = np.histogram_bin_edges(energy, bins=30)
+    summary = {
+        "energy_auroc": id_auroc if id_auroc is not None else _r(ev.auroc(energy, wrong)),
+        "auroc_tokens": "id" if id_auroc is not None else "id+ood",
+        "auroc_id": id_auroc,
+        "auroc_ood": per_split["ood"]["energy_auroc"],
+        "auroc_pooled": _r(ev.auroc(energy, wrong)),
+        "tokens": int(len(wrong)),
+        "wrong": int(wrong.sum()),
+        "hist_edges": [_r(float(x)) for x in edges],
+        "hist_correct": np.histogram(energy[~wrong], edges)[0].tolist(),
+        "hist_wrong": np.histogram(energy[wrong], edges)[0].tolist(),
+    }
+    return per_split, summary
+
+
+def shift_sweep(model, baseline, corpus, rows: int, length: int, default: int) -> list[dict]:
+    """Thinking gains of an arith EBT at growing operand sizes (distribution shift)."""
+    out = []
+    for label, digits in SWEEP:
+        ids, mask = corpus.eval_batch("id", rows, length, seed=4321, digits=digits)
+        s, _ = perplexities(model, baseline, ids, mask, default)
+        s.pop("ebt_ppl_bon_n")
+        out.append({"level": label, "digits": list(digits), **s})
+    return out
+
+
+def text_study(corpus_name: str, ebt_name: str, tf_name: str, size: StudySize) -> dict:
     corpus = get_corpus(corpus_name)
-    model, baseline = load(ebt_name), load(tf_name)
+    model = load(ebt_name)
+    try:
+        baseline = load(tf_name)
+    except CheckpointError:
+        baseline = None
     length = model.recipe.get("length", 64)
     default = model.think_defaults.steps
-    out = {"checkpoint": ebt_name, "baseline": tf_name, "default_steps": default}
+    out = {
+        "checkpoint": ebt_name,
+        "baseline": tf_name if baseline else None,
+        "iters": _iters(ebt_name),
+        "baseline_iters": _iters(tf_name) if baseline else None,
+        "default_steps": default,
+    }
     for split in ("id", "ood"):
-        ids, mask = corpus.eval_batch(split, rows, length, seed=4321)
-        per_step, bon = ev.ebt_nll(model, ids, mask, 2 * default, samples=4)
-        s = {
-            "tf_ppl": round(ev.ppl(ev.transformer_nll(baseline, ids, mask)), 4),
-            "ebt_ppl_1": round(ev.ppl(per_step[0]), 4),
-            "ebt_ppl_default": round(ev.ppl(per_step[default - 1]), 4),
-            "ebt_ppl_2x": round(ev.ppl(per_step[-1]), 4),
-            "ebt_ppl_2x_bon4": round(ev.ppl(bon), 4),
-            "ebt_ppl_per_step": [round(ev.ppl(x), 4) for x in per_step],
-        }
-        s["think_gain_pct"] = _gain(s["ebt_ppl_default"], s["ebt_ppl_2x"])
-        s["bon_gain_pct"] = _gain(s["ebt_ppl_default"], s["ebt_ppl_2x_bon4"])
-        out[split] = s
-    if corpus_name == "arith" and n_examples:
-        for split, digits in (("id", (1, 3)), ("ood", (4, 5))):
-            examples = corpus.examples(split, n_examples, seed=99, digits=digits)
-            out[split]["ebt_exact_match"] = round(ev.exact_match(model, examples), 4)
-            out[split]["tf_exact_match"] = round(ev.transformer_exact_match(baseline, examples), 4)
+        ids, mask = corpus.eval_batch(split, size.rows, length, seed=4321)
+        out[split], stats = perplexities(model, baseline, ids, mask, default)
+        if split == "id":
+            out["calibration"] = calibration(stats)
+    if corpus_name == "arith" and size.examples:
+        per_split, out["verifier"] = verifier(model, corpus, size.examples)
+        for split, r in per_split.items():
+            out[split]["ebt_exact_match"] = r["ebt_exact_match"]
+            out[split]["energy_auroc"] = r["energy_auroc"]
+            if baseline:
+                em = ev.transformer_exact_match(baseline, r["examples"])
+                out[split]["tf_exact_match"] = _r(em)
+    if corpus_name == "arith" and size.sweep_rows:
+        out["sweep"] = shift_sweep(model, baseline, corpus, size.sweep_rows, length, default)
     return out
 
 
-def image_study(size: tuple[int, int] = (97, 131)) -> dict:
-    """PSNR on odd-sized crops of the held-out photos at the ID (0.1) and OOD (0.2) levels."""
+# ---- images ---------------------------------------------------------------------------------
+def _mse(psnr_db: float) -> float:
+    return 255.0**2 / 10 ** (psnr_db / 10)
+
+
+def image_study(size: StudySize = FULL) -> dict:
+    """PSNR on odd-sized crops of the held-out photos at the ID (0.1) and OOD (0.2) levels: the
+    EBT at its default 2 steps, the DiT at every timestep, and both vs network passes."""
     ebt_model, dit = load("image-ebt"), load("image-dit")
-    out = {"size": list(size), "photos": list(HELDOUT_IMAGES)}
-    for split, level in (("id", 0.1), ("ood", 0.2)):
-        rows = {"noisy": [], "ebt": [], "dit": []}
-        for name in HELDOUT_IMAGES:
-            photo = load_photo(name)[40 : 40 + size[0], 60 : 60 + size[1]]
-            cfg = DenoiseConfig(noise=level, seed=0)
-            e, d = denoise(ebt_model, photo, cfg), denoise(dit, photo, cfg)
-            rows["noisy"].append(e.psnr[0])
-            rows["ebt"].append(e.psnr[-1])
-            rows["dit"].append(d.psnr[-1])
-            out["passes_ebt"], out[f"passes_dit_{split}"] = e.passes, d.passes
-        out[split] = {k: round(sum(v) / len(v), 3) for k, v in rows.items()}
-        out[split]["per_photo"] = {k: [round(x, 2) for x in v] for k, v in rows.items()}
+    photos = HELDOUT_IMAGES[: size.photos]
+    h, w = size.size
+    out = {"size": [h, w], "photos": list(photos), "iters": _iters("image-ebt")}
+    out["dit_iters"] = _iters("image-dit")
+    for split, level in (("id", ID_LEVEL), ("ood", OOD_LEVEL)):
+        curves = [
+            ev.psnr_vs_passes(
+                ebt_model,
+                dit,
+                load_photo(name)[40 : 40 + h, 60 : 60 + w],
+                level,
+                ebt_steps=size.ebt_steps,
+            )
+            for name in photos
+        ]
+        rows = {
+            "noisy": [c.noisy for c in curves],
+            "ebt": [c.ebt_psnr[1] for c in curves],  # 2 steps, the paper's test setting
+            "dit": [c.dit_psnr[-1] for c in curves],  # every timestep
+        }
+        r = {k: round(float(np.mean(v)), 3) for k, v in rows.items()}
+        r["mse_ebt"] = round(float(np.mean([_mse(x) for x in rows["ebt"]])), 2)
+        r["mse_dit"] = round(float(np.mean([_mse(x) for x in rows["dit"]])), 2)
+        r["per_photo"] = {k: [round(x, 2) for x in v] for k, v in rows.items()}
+        r["curve"] = {
+            "ebt_passes": curves[0].ebt_passes,
+            "ebt_psnr": [round(float(x), 3) for x in np.mean([c.ebt_psnr for c in curves], 0)],
+            "dit_passes": curves[0].dit_passes,
+            "dit_psnr": [round(float(x), 3) for x in np.mean([c.dit_psnr for c in curves], 0)],
+        }
+        out[split] = r
+        out["passes_ebt"] = curves[0].ebt_passes[1]
+        out[f"passes_dit_{split}"] = curves[0].dit_passes[-1]
     return out
 
 
-def markdown(results: dict) -> str:
-    lines = [
-        "| checkpoint | split | Transformer++ ppl | EBT ppl, 1 step | EBT ppl, default "
-        "steps | EBT ppl, 2× steps | EBT 2× + best-of-4 | exact match EBT / TF |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for study in results["text"]:
-        d = study["default_steps"]
+# ---- the study ------------------------------------------------------------------------------
+def headline(results: dict) -> dict:
+    """The one-line JSON summary (think/bon gains and AUROC come from arith-ebt)."""
+    head: dict = {"quick": results["quick"], "seconds": results["seconds"]}
+    arith = next((s for s in results["text"] if s["checkpoint"] == "arith-ebt"), None)
+    if arith:
+        head["text_checkpoint"] = "arith-ebt"
         for split in ("id", "ood"):
-            s = study[split]
-            em = (
-                f"{s['ebt_exact_match']:.1%} / {s['tf_exact_match']:.1%}"
-                if "ebt_exact_match" in s
-                else "–"
-            )
-            lines.append(
-                f"| {study['checkpoint']} | {split.upper()} | {s['tf_ppl']:.3f} | "
-                f"{s['ebt_ppl_1']:.3f} | {s['ebt_ppl_default']:.3f} ({d}) | "
-                f"{s['ebt_ppl_2x']:.3f} ({2 * d}) | {s['ebt_ppl_2x_bon4']:.3f} | {em} |"
-            )
+            head[f"think_gain_{split}_pct"] = arith[split]["think_gain_pct"]
+            head[f"bon_gain_{split}_pct"] = arith[split]["bon_gain_pct"]
+        head["think_gain_by_digits_pct"] = {
+            s["level"]: s["think_gain_pct"] for s in arith.get("sweep", [])
+        }
+        if "verifier" in arith:
+            head["energy_auroc"] = arith["verifier"]["energy_auroc"]
+            head["exact_match_ebt_id"] = arith["id"]["ebt_exact_match"]
+        head["ppl_ebt_id"], head["ppl_tf_id"] = (
+            arith["id"]["ebt_ppl_default"],
+            arith["id"]["tf_ppl"],
+        )
     img = results.get("image")
     if img:
-        lines += [
-            "",
-            "| held-out photos (PSNR dB) | noisy input | EBT | DiT |",
-            "|---|---|---|---|",
-        ]
         for split in ("id", "ood"):
-            r = img[split]
-            lines.append(
-                f"| {split.upper()} (level {0.1 if split == 'id' else 0.2}) | "
-                f"{r['noisy']:.2f} | {r['ebt']:.2f} ({img['passes_ebt']} passes) | "
-                f"{r['dit']:.2f} ({img[f'passes_dit_{split}']} passes) |"
-            )
-    return "\n".join(lines)
+            head[f"psnr_ebt_{split}"] = img[split]["ebt"]
+            head[f"psnr_dit_{split}"] = img[split]["dit"]
+        head["passes_ebt"], head["passes_dit"] = img["passes_ebt"], img["passes_dit_id"]
+    return head
 
 
-def main(argv: list[str] | None = None) -> dict:
+def run_study(size: StudySize, only: str | None = None, quick: bool = False) -> dict:
+    start = time.time()
+    results: dict = {"quick": quick, "date": datetime.date.today().isoformat(), "text": []}
+    results["size"] = {k: list(v) if isinstance(v, tuple) else v for k, v in size.__dict__.items()}
+    for corpus_name, ebt_name, tf_name in PAIRS if only != "image" else ():
+        try:
+            results["text"].append(text_study(corpus_name, ebt_name, tf_name, size))
+        except CheckpointError as err:
+            print(f"skipped {ebt_name}: {err}")
+    if only != "text" and size.photos:
+        try:
+            results["image"] = image_study(size)
+        except CheckpointError as err:
+            print(f"skipped images: {err}")
+    results["seconds"] = round(time.time() - start, 1)
+    return results
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller held-out sets")
     parser.add_argument("--json", action="store_true", help="print one JSON line of headlines")
     parser.add_argument("--out", default=str(REPORT), help="report folder")
     parser.add_argument("--only", choices=("text", "image"), help="run one half of the study")
-    args = parser.parse_args(argv)
-    rows, n_examples = (64, 50) if args.quick else (256, 300)
-    start = time.time()
-    results = {"quick": args.quick, "text": []}
-    for corpus_name, ebt_name, tf_name in PAIRS if args.only != "image" else ():
-        try:
-            results["text"].append(text_study(corpus_name, ebt_name, tf_name, rows, n_examples))
-        except CheckpointError as err:
-            print(f"skipped {ebt_name}: {err}")
-    try:
-        if args.only != "text":
-            results["image"] = image_study()
-    except CheckpointError as err:
-        print(f"skipped images: {err}")
-    results["seconds"] = round(time.time() - start, 1)
+    parser.add_argument("--rows", type=int, help="eval rows per split (perplexity)")
+    parser.add_argument("--examples", type=int, help="arith prompts per split (exact match)")
+    parser.add_argument("--sweep-rows", type=int, help="eval rows per difficulty level")
+    parser.add_argument("--photos", type=int, help="held-out photos (0 skips images)")
+    parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="photo crop")
+    parser.add_argument("--ebt-steps", type=int, help="image EBT steps in the passes curve")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    size = QUICK if args.quick else FULL
+    overrides = {
+        k: tuple(v) if k == "size" else v
+        for k in ("rows", "examples", "sweep_rows", "photos", "size", "ebt_steps")
+        if (v := getattr(args, k)) is not None
+    }
+    size = replace(size, **overrides)
+    results = run_study(size, args.only, args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = markdown(results)
-    (out / "README.md").write_text("# Evaluation report\n\n" + table + "\n")
-    print(table)
+    (out / "results.json").write_text(report.dump_json(results) + "\n", encoding="utf-8")
+    plots = report.plots(results, out)
+    (out / "README.md").write_text(report.markdown(results, plots), encoding="utf-8")
+    print(report.summary(results))
     if args.json:
-        arith = next((s for s in results["text"] if s["checkpoint"] == "arith-ebt"), None)
-        head = {}
-        if arith:
-            head = {
-                "think_gain_id_pct": arith["id"]["think_gain_pct"],
-                "think_gain_ood_pct": arith["ood"]["think_gain_pct"],
-                "bon_gain_id_pct": arith["id"]["bon_gain_pct"],
-                "bon_gain_ood_pct": arith["ood"]["bon_gain_pct"],
-            }
-        img = results.get("image")
-        if img:
-            head.update(
-                {
-                    "psnr_ebt_id": img["id"]["ebt"],
-                    "psnr_dit_id": img["id"]["dit"],
-                    "psnr_ebt_ood": img["ood"]["ebt"],
-                    "psnr_dit_ood": img["ood"]["dit"],
-                    "passes_ebt": img["passes_ebt"],
-                    "passes_dit": img["passes_dit_id"],
-                }
-            )
-        print(json.dumps(head))
+        print(json.dumps(headline(results), allow_nan=False))
     return results
 
 

@@ -1,0 +1,143 @@
+"""The evaluation study: per-token descent statistics, AUROC, the verifier tokens, PSNR vs
+passes, and the CLI's quick mode at a reduced size (JSON keys, sane ranges, report files)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import ebt_core as ebt
+from ebt_core import evaluation as ev
+from ebt_core import report
+from ebt_core.data import get_corpus
+
+from .conftest import tiny_ebt
+from .test_image import photo, tiny_image_model
+
+# `ebt_core.evaluate` the name is the descent's evaluate function; the CLI is the module.
+evaluate = importlib.import_module("ebt_core.evaluate")
+
+HEADLINE_KEYS = (
+    "think_gain_id_pct",
+    "think_gain_ood_pct",
+    "bon_gain_id_pct",
+    "bon_gain_ood_pct",
+    "energy_auroc",
+    "psnr_ebt_id",
+    "psnr_dit_id",
+    "psnr_ebt_ood",
+    "psnr_dit_ood",
+    "passes_ebt",
+    "passes_dit",
+)
+
+
+# ---- AUROC and ranks ------------------------------------------------------------------------
+def test_auroc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        scores = rng.integers(0, 6, 80).astype(float) + rng.random(80) * (rng.random() < 0.5)
+        labels = rng.random(80) < 0.3
+        assert ev.auroc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
+
+
+def test_auroc_edge_cases():
+    assert ev.auroc([1, 2, 3, 4], [False, False, True, True]) == 1.0
+    assert ev.auroc([1, 2, 3, 4], [True, True, False, False]) == 0.0
+    assert ev.auroc([5, 5, 5, 5], [True, False, True, False]) == 0.5
+    assert math.isnan(ev.auroc([1, 2], [True, True]))
+
+
+def test_spearman_is_rank_based():
+    x = np.arange(20.0)
+    assert ev.spearman(x, np.exp(x)) == pytest.approx(1.0)
+    assert ev.spearman(x, -(x**3)) == pytest.approx(-1.0)
+    assert math.isnan(ev.spearman(x, np.ones(20)))
+
+
+# ---- descent statistics ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def batch():
+    return get_corpus("arith").eval_batch("id", 6, 24, seed=1)
+
+
+def test_descent_stats_shapes_and_ebt_nll_agree(batch):
+    model, (ids, mask) = tiny_ebt(), batch
+    stats = ev.descent_stats(model, ids, mask, steps=3, samples=4)
+    assert stats.energy.shape == stats.nll.shape == (4, 4, *mask.shape)
+    per_step, bon = ev.ebt_nll(model, ids, mask, 3, samples=4)
+    assert per_step == pytest.approx([stats.mean_nll(s) for s in (1, 2, 3)])
+    assert bon == pytest.approx(stats.best_of_n_nll(4))
+    assert stats.best_of_n_nll(1) == pytest.approx(stats.mean_nll(3))
+    assert (stats.nll >= 0).all() and np.isfinite(stats.energy).all()
+    energy, nll = stats.calibration(2)
+    assert energy.shape == nll.shape == (int(mask.sum()),)
+
+
+def test_descent_stats_is_seeded(batch):
+    model, (ids, mask) = tiny_ebt(), batch
+    a = ev.descent_stats(model, ids, mask, 2, 2, seed=3)
+    b = ev.descent_stats(model, ids, mask, 2, 2, seed=3)
+    np.testing.assert_array_equal(a.energy, b.energy)
+    with pytest.raises(ValueError, match="n must be"):
+        a.best_of_n_nll(3)
+
+
+def test_verifier_tokens_stop_at_the_first_mistake():
+    model = tiny_ebt()
+    examples = get_corpus("arith").examples("id", 5, seed=0)
+    runs = ev.think_examples(model, examples)
+    energy, wrong = ev.verifier_tokens(runs, examples)
+    assert energy.shape == wrong.shape and len(wrong) >= len(examples)
+    i = 0
+    for run, (_, answer) in zip(runs, examples):
+        chars = [t.char for t in run.tokens]
+        n = next((k + 1 for k, (c, a) in enumerate(zip(chars, answer)) if c != a), len(answer))
+        assert list(wrong[i : i + n]) == [c != a for c, a in zip(chars[:n], answer[:n])]
+        assert energy[i] == pytest.approx(run.tokens[0].final_energy)
+        i += n
+    assert i == len(wrong)
+    assert ev.run_exact_match(runs, examples) == ev.exact_match(model, examples)
+
+
+def test_psnr_vs_passes_on_tiny_models():
+    ebt_model, dit = tiny_image_model("image-ebt"), tiny_image_model("image-dit")
+    curve = ev.psnr_vs_passes(ebt_model, dit, photo(20, 24), 0.05, ebt_steps=2, dit_passes=(2, 1))
+    assert curve.ebt_passes == [2, 3] and len(curve.ebt_psnr) == 2
+    assert curve.dit_passes == [1, 2]  # sorted, one run each
+    assert set(curve.frames) == {"noisy", "ebt", "dit"}
+    assert curve.frames["ebt"].shape == (20, 24, 3)
+    out = ebt.denoise(dit, photo(20, 24), ebt.DenoiseConfig(noise=0.05, steps=2))
+    assert curve.dit_psnr[1] == pytest.approx(out.psnr[-1])
+
+
+# ---- the CLI --------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_quick_study_json_and_report(tmp_path, capsys):
+    args = ["--quick", "--rows", "3", "--examples", "8", "--sweep-rows", "2", "--photos", "1"]
+    args += ["--size", "32", "32", "--ebt-steps", "2", "--out", str(tmp_path), "--json"]
+    results = evaluate.main(args)
+    head = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in HEADLINE_KEYS:
+        assert isinstance(head[key], (int, float)), key
+    for key in ("think_gain_id_pct", "think_gain_ood_pct", "bon_gain_id_pct", "bon_gain_ood_pct"):
+        assert math.isfinite(head[key]), key
+    assert 0.0 <= head["energy_auroc"] <= 1.0
+    for key in ("psnr_ebt_id", "psnr_dit_id", "psnr_ebt_ood", "psnr_dit_ood"):
+        assert 0.0 < head[key] < 60.0, key
+    assert head["passes_ebt"] >= 1 and head["passes_dit"] >= 1
+    assert head["text_checkpoint"] == "arith-ebt"
+    assert len(head["think_gain_by_digits_pct"]) == len(evaluate.SWEEP)
+    saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert saved["text"][0]["id"] == results["text"][0]["id"]
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "+7.19 %" in readme and "27.25" in readme  # the paper's numbers beside ours
+    for name in report.PLOTS:
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+        assert f"]({name}.png)" in readme
+    assert report.markdown(saved, list(report.PLOTS)) == readme  # rebuilt from the JSON alone
