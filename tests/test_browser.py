@@ -1,0 +1,42 @@
+"""The page in a real Chromium: every tab runs, the animation scrubs, an upload denoises, no
+page or console error. Needs Debian's chromium (`.ci/run` installs it) and Python playwright."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser_tour import CHROMIUM, tour
+
+
+@pytest.mark.slow
+def test_every_tab_works_in_a_real_browser(client, tmp_path):
+    if not Path(CHROMIUM).exists() or not _has_playwright():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test: need {CHROMIUM} and playwright")
+        pytest.skip(f"needs {CHROMIUM} and the playwright package")
+    _, main = client
+    image = tmp_path / "upload.png"
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 255, 48, dtype=np.float32)
+    pixels = np.stack([np.add.outer(ramp[:40], ramp) / 2] * 3, axis=-1)
+    pixels += rng.normal(0, 4, pixels.shape)
+    Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(image)
+    shots = Path(os.environ.get("EBT_SCREENSHOTS", tmp_path / "shots"))
+    report = tour(main.demo.local_url, shots, image)
+    assert report["think"]["continuation"]
+    assert "step 0 of" in report["think"]["scrubbed"]
+    for name in ("think", "landscape", "denoise"):
+        assert (shots / f"{name}.png").stat().st_size > 10_000
+
+
+def _has_playwright() -> bool:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return True
