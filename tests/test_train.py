@@ -101,9 +101,19 @@ def test_warm_start_copies_the_transformer_stack_into_the_ebt(tmp_path):
     english.write_text(recipe.read_text().replace('"arith"', '"english"'))
     with pytest.raises(ValueError, match="different vocabulary"):
         train_text.train([str(english), "--out", str(tmp_path / "bad"), "--quiet"])
+    # from a trained EBT: every weight (fine-tuning under another recipe)
     ebt_ckpt = train_text.train([str(recipe), "--out", str(tmp_path / "ebt"), "--quiet"])
-    with pytest.raises(ValueError, match="Transformer"):
-        train_text.warm_start(model, str(ebt_ckpt))
+    fresh, _ = train_text.build(parsed, model.config.vocab, torch.device("cpu"))
+    train_text.warm_start(fresh, str(ebt_ckpt))
+    trained = ebt.load(ebt_ckpt).state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in fresh.state_dict().items())
+    base_model, _ = train_text.build(
+        train_text.obj.TextRecipe(kind="transformer", model=parsed.model),
+        model.config.vocab,
+        torch.device("cpu"),
+    )
+    with pytest.raises(ValueError, match="init_from must name"):
+        train_text.warm_start(base_model, str(ebt_ckpt))  # an EBT cannot seed a Transformer++
 
 
 @pytest.mark.slow
