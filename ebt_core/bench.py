@@ -19,19 +19,17 @@ import time
 
 import torch
 
-from . import thinking
-from .checkpoint import CheckpointError, load
-from .config import TextModelConfig, ThinkConfig
+from . import cli, thinking
+from .checkpoint import load
+from .config import ThinkConfig
 from .text_model import TextEBT
 
 
 def _model(name: str) -> tuple[TextEBT, str]:
-    try:
-        return load(name), name
-    except CheckpointError:
-        # Until the shipped checkpoint exists: a random model of the shipped arith size.
-        torch.manual_seed(0)
-        return TextEBT(TextModelConfig(vocab="0123456789+=\n()[]")), "random-arith-size"
+    model = load(name)
+    if not isinstance(model, TextEBT):
+        raise ValueError(f"--checkpoint must name a text EBT, got {name!r} ({model.config.kind})")
+    return model, name
 
 
 def _prompt(vocab: str, length: int) -> str:
@@ -60,6 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--prompt-length", type=int, default=256)
     parser.add_argument("--new-tokens", type=int, default=16)
     args = parser.parse_args(argv)
+    if args.prompt_length < 1:
+        raise ValueError(f"--prompt-length must be >= 1, got {args.prompt_length}")
     model, name = _model(args.checkpoint)
     prompt = _prompt(model.config.vocab, args.prompt_length)
     cfg = ThinkConfig(steps=8, samples=4, seed=0)
@@ -98,4 +98,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

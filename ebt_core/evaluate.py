@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cli, report
 from . import evaluation as ev
-from . import report
 from .checkpoint import CheckpointError, load, read_metrics
 from .data import get_corpus
 from .image_data import HELDOUT_IMAGES, ID_LEVEL, OOD_LEVEL, load_photo
@@ -49,6 +49,15 @@ class StudySize:
     photos: int = 3  # held-out photos
     size: tuple[int, int] = (97, 131)  # crop of each photo: odd, so tiles overlap
     ebt_steps: int = 6  # image EBT steps in the PSNR-vs-passes curve
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "examples", "sweep_rows", "ebt_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.photos < 0:
+            raise ValueError(f"photos must be >= 0 (0 skips images), got {self.photos}")
+        if not all(8 <= side <= 1024 for side in self.size):
+            raise ValueError(f"size must be two sides in 8..1024, got {list(self.size)}")
 
 
 FULL = StudySize()
@@ -308,4 +317,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

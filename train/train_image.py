@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "train"))  # the resume helpers are shared with tr
 from train_text import load_resume, save_resume  # noqa: E402
 
 import ebt_core as ebt  # noqa: E402
+from ebt_core import cli  # noqa: E402
 from ebt_core import image_objectives as iobj  # noqa: E402
 from ebt_core.image_data import get_image_corpus  # noqa: E402
 from ebt_core.objectives import lr_at  # noqa: E402
@@ -53,9 +54,12 @@ def parse_args(argv=None):
 
 def load_recipe(args) -> tuple[str, iobj.ImageRecipe]:
     path = Path(args.recipe)
-    data = json.loads(path.read_text())
+    data = cli.read_recipe(path, iobj.ImageRecipe)
     data["eval_steps"] = tuple(data.get("eval_steps", (1, 2, 4)))
-    recipe = iobj.ImageRecipe(**data)
+    try:
+        recipe = iobj.ImageRecipe(**data)
+    except TypeError as err:  # a value of the wrong type, e.g. "iters": "many"
+        raise ValueError(f"recipe {path}: {err}") from err
     for key, value in (("iters", args.iters), ("seed", args.seed), ("eval_every", args.eval_every)):
         if value is not None:
             recipe = replace(recipe, **{key: value})
@@ -138,4 +142,4 @@ def train(argv=None) -> Path:
 
 
 if __name__ == "__main__":
-    train()
+    cli.run(train)

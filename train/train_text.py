@@ -33,7 +33,10 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a fresh checkout
 
 import ebt_core as ebt  # noqa: E402
-from ebt_core import evaluation  # noqa: E402
+from ebt_core import (
+    cli,  # noqa: E402
+    evaluation,  # noqa: E402
+)
 from ebt_core import objectives as obj  # noqa: E402
 from ebt_core.data import get_corpus, text_corpus  # noqa: E402
 
@@ -53,9 +56,12 @@ def parse_args(argv=None):
 
 def load_recipe(args) -> tuple[str, obj.TextRecipe]:
     path = Path(args.recipe)
-    data = json.loads(path.read_text())
+    data = cli.read_recipe(path, obj.TextRecipe)
     data["eval_steps"] = tuple(data.get("eval_steps", (1, 2, 4, 8)))
-    recipe = obj.TextRecipe(**data)
+    try:
+        recipe = obj.TextRecipe(**data)
+    except TypeError as err:  # a value of the wrong type, e.g. "iters": "many"
+        raise ValueError(f"recipe {path}: {err}") from err
     for key, value in (("iters", args.iters), ("seed", args.seed), ("eval_every", args.eval_every)):
         if value is not None:
             recipe = replace(recipe, **{key: value})
@@ -266,4 +272,4 @@ def train(argv=None) -> Path:
 
 
 if __name__ == "__main__":
-    train()
+    cli.run(train)

@@ -1,0 +1,37 @@
+"""Shared plumbing of the command-line tools: bad input ends in one clear line, not a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+
+def run(main: Callable, argv: list[str] | None = None):
+    """Call `main(argv)`; a ValueError (bad argument, recipe or checkpoint: the message names
+    it) is printed as `error: ...` and exits with status 2, like argparse's own errors."""
+    try:
+        return main(argv)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def read_recipe(path: str | Path, recipe_cls) -> dict:
+    """A recipe JSON file as a dict of `recipe_cls` fields; errors name the file and the key."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ValueError(f"cannot read recipe {path}: {err.strerror or err}") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"recipe {path} is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"recipe {path} must be a JSON object, got {type(data).__name__}")
+    allowed = [f.name for f in fields(recipe_cls)]
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValueError(f"recipe {path}: unknown key(s) {unknown}; allowed: {allowed}")
+    return data
