@@ -303,7 +303,7 @@ with gr.Blocks(title="EBT Explorer") as demo:
     with gr.Tab("Landscape"):
         landscape_tab.build(prompt, checkpoint, token, run_state)
     with gr.Tab("Denoise"):
-        denoise_tab.build()
+        denoise_tab.build(demo)
 
     # ---- events -----------------------------------------------------------------------------
     SETTINGS = [steps, step_size, langevin, samples, select, tolerance, seed, accept_lower_only]

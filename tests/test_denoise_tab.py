@@ -193,6 +193,23 @@ def test_scrubbing_shows_the_stored_frames(api, tmp_path):
 
 
 @pytest.mark.slow
+def test_the_tab_opens_with_the_first_example_denoised_once(api):
+    tab = api[1].denoise_tab
+    tab._FIRST.clear()
+    views = tab.first_view()
+    summary, (noisy, denoised), *_ = views
+    assert summary.startswith("EBT: 3 network passes")
+    assert Path(tab.EXAMPLES[0][0]).exists()
+    record = views[8]
+    assert (
+        ebt.DenoiseResult.from_dict(record).psnr[-1] > ebt.DenoiseResult.from_dict(record).psnr[0]
+    )
+    assert [t.name.split(":")[0] for t in views[6].data] == ["EBT", "DiT"]  # both runs charted
+    assert views[-1].startswith("DiT:")
+    assert tab.first_view() is views  # computed once, then shared
+
+
+@pytest.mark.slow
 @quiet_gradio
 @pytest.mark.parametrize(
     "change, message",
