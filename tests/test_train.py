@@ -164,3 +164,15 @@ def test_torchrun_two_processes_gloo(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["recipe"]["world_size"] == 2
     ebt.load(out)
+
+
+def test_every_shipped_recipe_parses_and_names_its_checkpoint_kind():
+    recipes = sorted((ROOT / "train" / "recipes").glob("*.json"))
+    assert len(recipes) >= 6
+    for path in recipes:
+        if json.loads(path.read_text())["kind"].startswith("image"):
+            continue  # image recipes: train_image.py's own loader, smoke-tested in test_image
+        name, recipe = train_text.load_recipe(train_text.parse_args([str(path)]))
+        assert name == path.stem and recipe.kind in ("text-ebt", "transformer")
+        if (ROOT / "checkpoints" / name).is_dir():  # a shipped checkpoint of the same kind
+            assert ebt.load(name).config.kind == recipe.kind
