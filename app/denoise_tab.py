@@ -27,7 +27,7 @@ from app.inputs import (
     int_in,
     user_errors,
 )
-from app.models import get_model
+from app.models import compute, get_model
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_EBTS = ebt.available("image-ebt")
@@ -148,7 +148,7 @@ def denoise(image, checkpoint, noise, steps, step_size, langevin, seed, progress
         photo, note = image_from_upload(image)
         config = ebt_config(photo, noise, steps, step_size, langevin, seed)
         progress(0.1, desc=f"EBT: {config.steps} descent step(s) on a {photo.size} photo")
-        return ebt_view(ebt.denoise(model, photo, config), note)
+        return ebt_view(compute(ebt.denoise, model, photo, config), note)
 
 
 def denoise_baseline(image, noise, seed, dit_passes, ebt_record=None, progress=PROGRESS):
@@ -160,7 +160,7 @@ def denoise_baseline(image, noise, seed, dit_passes, ebt_record=None, progress=P
         photo, _ = image_from_upload(image)
         config = dit_config(photo, noise, seed, dit_passes)
         progress(0.1, desc=f"DiT: up to {config.steps} DDIM pass(es)")
-        dit = ebt.denoise(get_model(DIT), photo, config)
+        dit = compute(ebt.denoise, get_model(DIT), photo, config)
         run = ebt.DenoiseResult.from_dict(ebt_record) if ebt_record else None
     if run is not None and (run.config.noise, run.config.seed) != (config.noise, config.seed):
         run = None  # the stored EBT run saw another noisy photo: show the DiT alone

@@ -20,7 +20,7 @@ import gradio as gr
 import ebt_core as ebt
 from app import figures
 from app.inputs import LIMITS, MAX_SEED, check_think_work, int_in, user_errors
-from app.models import ebt_model
+from app.models import compute, ebt_model
 from ebt_core.landscape import MAX_RESOLUTION, METHODS
 
 MIN_RESOLUTION = 3  # ebt.landscape's smallest grid
@@ -72,7 +72,7 @@ def landscape_view(model, run, token, resolution, method, seed, projection, prog
     shown (so the Projection control can redraw it)."""
     if progress is not None:
         progress(0.3, desc=f"Energy on a {resolution}×{resolution} grid")
-    scape = ebt.landscape(model, run, token, resolution, method, seed=seed)
+    scape = compute(ebt.landscape, model, run, token, resolution, method, seed=seed)
     if progress is not None:
         progress(0.8, desc="Projecting the paths" + (" (UMAP)" if projection == "umap" else ""))
     return (
@@ -127,7 +127,7 @@ def landscape(
         _check_room(model, prompt, token)
         check_think_work(config, token + 1)
         progress(0, desc="Thinking")
-        run = ebt.think(model, prompt, config, max_new_tokens=token + 1)
+        run = compute(ebt.think, model, prompt, config, max_new_tokens=token + 1)
         return landscape_view(model, run, token, resolution, method, seed, "pca", progress)
 
 

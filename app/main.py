@@ -54,6 +54,7 @@ from app.models import (  # noqa: E402
     DEFAULT_EBT,
     EBTS,
     baseline_name,
+    compute,
     ebt_model,
     get_model,
 )
@@ -140,14 +141,14 @@ def think(
         )
         n = int_in("max_new_tokens", max_new_tokens, 1, LIMITS["max_new_tokens"])
         check_think_work(config, n)
-        return run_view(ebt.think(model, prompt, config, max_new_tokens=n))
+        return run_view(compute(ebt.think, model, prompt, config, max_new_tokens=n))
 
 
 def score(prompt, answer, checkpoint):
     """Energy of each character of `answer` after `prompt`: the EBT as a verifier."""
     with user_errors():
         text_in("answer", answer, LIMITS["answer_chars"])
-        result = ebt.score(ebt_model(checkpoint), prompt, answer)
+        result = compute(ebt.score, ebt_model(checkpoint), prompt, answer)
     return figures.score_figure(result), figures.summarize_score(result)
 
 

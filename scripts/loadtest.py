@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=5, help="requests per client")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the load (leak check)")
+    parser.add_argument(
+        "--endpoints", help="comma-separated subset, e.g. /think,/score (default: all found)"
+    )
     parser.add_argument("--checkpoint", default="arith-ebt", help="text EBT to think with")
     parser.add_argument("--startup-timeout", type=float, default=180.0)
     args = parser.parse_args(argv)
@@ -196,6 +199,12 @@ def main(argv: list[str] | None = None) -> dict:
         client = Client(url, verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
         calls = requests_for(api, args.checkpoint, small_photo())
+        if args.endpoints:
+            wanted = [e.strip() for e in args.endpoints.split(",")]
+            unknown = [e for e in wanted if e not in calls]
+            if unknown:
+                raise SystemExit(f"--endpoints: unknown {unknown}; this server has {sorted(calls)}")
+            calls = {e: calls[e] for e in wanted}
         warm_errors = []
         for name, kwargs in calls.items():  # warm every endpoint once (model loads, imports)
             try:
