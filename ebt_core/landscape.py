@@ -65,10 +65,19 @@ def _plane(points: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, np.n
     return axes.astype(np.float64), explained
 
 
-def _grid(coords: np.ndarray, resolution: int, margin: float) -> np.ndarray:
+def _grid(coords: np.ndarray, resolution: int, margin: float, min_span: float) -> np.ndarray:
+    """Grid over the coordinates' range plus `margin` of it each side, at least `min_span` wide
+    (so a nearly straight path still gets a readable slice, not a sliver)."""
     lo, hi = float(coords.min()), float(coords.max())
-    pad = max(hi - lo, 1e-3) * margin
-    return np.linspace(lo - pad, hi + pad, resolution)
+    span = max(hi - lo, min_span, 1e-3)
+    mid, half = (lo + hi) / 2, span * (0.5 + margin)
+    return np.linspace(mid - half, mid + half, resolution)
+
+
+def _ensure_token(run: ThinkRun, token) -> int:
+    if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < len(run.tokens):
+        raise ValueError(f"token must be an integer in [0, {len(run.tokens) - 1}], got {token!r}")
+    return token
 
 
 def _energies(model: TextEBT, context: str, states: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -97,8 +106,11 @@ def landscape(
         raise ValueError("landscape needs a text EBT checkpoint (kind 'text-ebt')")
     if model.config.vocab != run.vocab:
         raise ValueError("the run was made by a model with another vocabulary")
-    if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < len(run.tokens):
-        raise ValueError(f"token must be an integer in [0, {len(run.tokens) - 1}], got {token!r}")
+    _ensure_token(run, token)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 10:
+        raise ValueError(f"margin must be a number in [0, 10], got {margin!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if (
         isinstance(resolution, bool)
         or not isinstance(resolution, int)
@@ -117,7 +129,9 @@ def landscape(
     rel = states - center
     path = rel @ axes.T  # (N, S+1, 2)
     off_plane = np.linalg.norm(rel - path @ axes, axis=-1)  # (N, S+1)
-    a, b = _grid(path[..., 0], resolution, margin), _grid(path[..., 1], resolution, margin)
+    spans = np.ptp(path.reshape(-1, 2), axis=0)
+    wide = float(spans.max()) / 2  # neither side of the slice narrower than half the other
+    a, b = (_grid(path[..., i], resolution, margin, wide) for i in (0, 1))
     grid = center + b[:, None, None] * axes[1] + a[None, :, None] * axes[0]  # (R, R, V)
     energy = _energies(model, run.context(token), grid.reshape(-1, grid.shape[-1]))
     return Landscape(
@@ -142,8 +156,7 @@ def project_paths(run: ThinkRun, token: int = 0, method: str = "pca", seed: int 
     method: "pca" (instant) or "umap" (needs the optional `umap-learn` package; imported only
     here because it takes ~20 s to import on 2 CPUs).
     """
-    if not 0 <= token < len(run.tokens):
-        raise ValueError(f"token must be in [0, {len(run.tokens) - 1}], got {token!r}")
+    _ensure_token(run, token)
     states = run.tokens[token].states.astype(np.float64)
     points = states.reshape(-1, states.shape[-1])
     if method == "pca":

@@ -18,6 +18,9 @@ def test_plane_through_three_states_reproduces_their_recorded_energies(model):
     # the grid covers the whole path
     assert scape.a.min() <= scape.path[..., 0].min() and scape.a.max() >= scape.path[..., 0].max()
     assert scape.b.min() <= scape.path[..., 1].min() and scape.b.max() >= scape.path[..., 1].max()
+    # a nearly straight path still gets a readable slice: no side under half the other
+    width, height = np.ptp(scape.a), np.ptp(scape.b)
+    assert min(width, height) >= 0.5 * max(width, height) - 1e-9
 
 
 def test_pca_axes_are_orthonormal_and_explain_at_most_everything(model):
@@ -40,9 +43,21 @@ def test_pca_axes_are_orthonormal_and_explain_at_most_everything(model):
         ({"resolution": 10_000}, "resolution"),
         ({"resolution": 2}, "resolution"),
         ({"method": "tsne"}, "method"),
+        ({"token": 1.0}, "token"),
+        ({"margin": float("nan")}, "margin"),
+        ({"margin": -1}, "margin"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 1.5}, "seed"),
     ],
 )
 def test_bad_landscape_arguments_are_refused(model, kwargs, message):
     run = ebt.think(model, "1+1=", ebt.ThinkConfig(steps=2), 2)
     with pytest.raises(ValueError, match=message):
         ebt.landscape(model, run, **kwargs)
+
+
+def test_project_paths_refuses_a_token_that_is_not_an_index(model):
+    run = ebt.think(model, "1+1=", ebt.ThinkConfig(steps=2), 2)
+    for token in (2, -1, 1.0, True):
+        with pytest.raises(ValueError, match="token must be an integer"):
+            ebt.project_paths(run, token)
