@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 
@@ -35,3 +35,19 @@ def read_recipe(path: str | Path, recipe_cls) -> dict:
     if unknown:
         raise ValueError(f"recipe {path}: unknown key(s) {unknown}; allowed: {allowed}")
     return data
+
+
+def load_recipe(args, recipe_cls, eval_steps: tuple) -> tuple[str, object]:
+    """(name, recipe) from the training CLI's arguments: the recipe file (its stem is the
+    checkpoint's name) with --iters/--seed/--eval-every applied. Errors name the file."""
+    path = Path(args.recipe)
+    data = read_recipe(path, recipe_cls)
+    data["eval_steps"] = tuple(data.get("eval_steps", eval_steps))
+    try:
+        recipe = recipe_cls(**data)
+    except TypeError as err:  # a value of the wrong type, e.g. "iters": "many"
+        raise ValueError(f"recipe {path}: {err}") from err
+    for key, value in (("iters", args.iters), ("seed", args.seed), ("eval_every", args.eval_every)):
+        if value is not None:
+            recipe = replace(recipe, **{key: value})
+    return path.stem, recipe

@@ -20,7 +20,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -53,17 +53,7 @@ def parse_args(argv=None):
 
 
 def load_recipe(args) -> tuple[str, iobj.ImageRecipe]:
-    path = Path(args.recipe)
-    data = cli.read_recipe(path, iobj.ImageRecipe)
-    data["eval_steps"] = tuple(data.get("eval_steps", (1, 2, 4)))
-    try:
-        recipe = iobj.ImageRecipe(**data)
-    except TypeError as err:  # a value of the wrong type, e.g. "iters": "many"
-        raise ValueError(f"recipe {path}: {err}") from err
-    for key, value in (("iters", args.iters), ("seed", args.seed), ("eval_every", args.eval_every)):
-        if value is not None:
-            recipe = replace(recipe, **{key: value})
-    return path.stem, recipe
+    return cli.load_recipe(args, iobj.ImageRecipe, (1, 2, 4))
 
 
 def build(recipe: iobj.ImageRecipe, device: torch.device):

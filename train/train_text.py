@@ -22,7 +22,7 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -55,17 +55,7 @@ def parse_args(argv=None):
 
 
 def load_recipe(args) -> tuple[str, obj.TextRecipe]:
-    path = Path(args.recipe)
-    data = cli.read_recipe(path, obj.TextRecipe)
-    data["eval_steps"] = tuple(data.get("eval_steps", (1, 2, 4, 8)))
-    try:
-        recipe = obj.TextRecipe(**data)
-    except TypeError as err:  # a value of the wrong type, e.g. "iters": "many"
-        raise ValueError(f"recipe {path}: {err}") from err
-    for key, value in (("iters", args.iters), ("seed", args.seed), ("eval_every", args.eval_every)):
-        if value is not None:
-            recipe = replace(recipe, **{key: value})
-    return path.stem, recipe
+    return cli.load_recipe(args, obj.TextRecipe, (1, 2, 4, 8))
 
 
 def setup_distributed() -> tuple[int, int, torch.device]:
