@@ -89,8 +89,11 @@ def descent_stats(
     alpha = model.step_size if step_size is None else step_size
     rep = ids.repeat(samples, 1)  # (N*B, T+1)
     with frozen(model), torch.no_grad():
-        states, energies = ebt_unroll(model, rep, start, steps, alpha, create_graph=False)
-        final = model.energy_all_positions(model.prefix(rep[:, :-1]), states[-1].softmax(-1))
+        cache = model.prefix(rep[:, :-1])
+        states, energies = ebt_unroll(
+            model, rep, start, steps, alpha, create_graph=False, cache=cache
+        )
+        final = model.energy_all_positions(cache, states[-1].softmax(-1))
     targets = rep[:, 1:]
     nll = [F.cross_entropy(s.transpose(1, 2), targets, reduction="none") for s in [start, *states]]
     shape = (steps + 1, samples, B, T)

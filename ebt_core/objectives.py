@@ -109,13 +109,16 @@ def ebt_unroll(
     detach: bool = True,
     create_graph: bool = True,
     generator: torch.Generator | None = None,
+    cache=None,
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Descend candidates for every next character of ids (B, T+1) from start (B, T, V).
+    `cache`: the context's stream `model.prefix(ids[:, :-1])` if the caller already has it.
 
     Returns the state after each step (list of (B, T, V) logits) and the energies before each
     step (list of (B, T)).
     """
-    cache = model.prefix(ids[:, :-1])  # the context's stream, once for all steps
+    if cache is None:  # the context's stream, once for all steps
+        cache = model.prefix(ids[:, :-1])
     state, states, energies = start, [], []
     for s in range(steps):
         if detach:
