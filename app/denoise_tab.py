@@ -28,6 +28,7 @@ from app.inputs import (
     user_errors,
 )
 from app.models import compute, get_model
+from ebt_core.image_io import to_uint8
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_EBTS = ebt.available("image-ebt")
@@ -96,12 +97,6 @@ def dit_config(photo, noise, seed, dit_passes) -> ebt.DenoiseConfig:
 
 
 # ---- views: records → widget values ----------------------------------------------------------
-def pixels(frame: np.ndarray) -> np.ndarray:
-    """A frame (H, W, C) float in [0, 1] → uint8 for display, (H, W) when greyscale."""
-    out = np.round(np.clip(frame, 0.0, 1.0) * 255).astype(np.uint8)
-    return out[:, :, 0] if out.shape[2] == 1 else out
-
-
 def enlarged(image: np.ndarray, side: int = 256) -> np.ndarray:
     """A small image repeated pixel by pixel (nearest neighbour) towards `side`: gr.Image never
     scales up, and the noise is what the frames are about, so blur must not hide it."""
@@ -112,7 +107,7 @@ def enlarged(image: np.ndarray, side: int = 256) -> np.ndarray:
 def step_view(result: ebt.DenoiseResult, step: int) -> tuple:
     """Frame `step` of the descent, its one-line summary, and the energy chart marking it."""
     return (
-        enlarged(pixels(result.frames[step])),
+        enlarged(to_uint8(result.frames[step])),
         figures.summarize_denoise_energy(result, step),
         figures.denoise_energy(result, step),
     )
@@ -125,7 +120,7 @@ def ebt_view(result: ebt.DenoiseResult, note: str) -> tuple:
     summary = figures.summarize_denoise(result)
     return (
         f"{summary}\n\n*Note: {note}.*" if note else summary,
-        (pixels(result.frames[0]), pixels(result.frames[-1])),
+        (to_uint8(result.frames[0]), to_uint8(result.frames[-1])),
         gr.Slider(minimum=0, maximum=last, value=last),
         frame,
         frame_md,
@@ -165,7 +160,7 @@ def denoise_baseline(image, noise, seed, dit_passes, ebt_record=None, progress=P
     if run is not None and (run.config.noise, run.config.seed) != (config.noise, config.seed):
         run = None  # the stored EBT run saw another noisy photo: show the DiT alone
     return (
-        (pixels(dit.frames[0]), pixels(dit.result)),
+        (to_uint8(dit.frames[0]), to_uint8(dit.result)),
         figures.summarize_denoise(dit),
         figures.denoise_psnr(run, dit),
         figures.summarize_denoise(run, dit),

@@ -254,15 +254,18 @@ def read_image(image) -> ImageInput:
     return ImageInput(np.ascontiguousarray(colour), alpha)
 
 
+def to_uint8(frame: np.ndarray) -> np.ndarray:
+    """(H, W, C) float in [0, 1] → uint8 for display or saving; (H, W) when C = 1."""
+    pixels = np.round(np.clip(frame, 0, 1) * 255).astype(np.uint8)
+    return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+
+
 def frame_to_data_url(frame: np.ndarray) -> str:
     """(H, W, C) float in [0, 1] → 'data:image/png;base64,...' (8-bit PNG; lossy to 1/255)."""
     from PIL import Image
 
-    pixels = np.round(np.clip(frame, 0, 1) * 255).astype(np.uint8)
-    if pixels.shape[2] == 1:
-        pixels = pixels[:, :, 0]
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
+    Image.fromarray(to_uint8(frame)).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
