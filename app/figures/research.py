@@ -91,23 +91,30 @@ def summarize_training(rows: list[dict], checkpoint: str) -> str:
     )
 
 
+def _split_lines(curves: dict[str, list[float]]) -> tuple[go.Figure, list[str]]:
+    """One line per split (label → values at 1, 2, ...); the figure and each line's colour."""
+    fig, colors = go.Figure(), []
+    for i, (label, values) in enumerate(curves.items()):
+        colors.append(sample_colorscale("Plotly3", [i / max(1, len(curves) - 1)])[0])
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=values,
+                mode="lines+markers",
+                name=f"EBT {label}",
+                line=dict(color=colors[-1], width=3),
+            )
+        )
+    return fig, colors
+
+
 def ppl_vs_steps(
     curves: dict[str, list[float]], baselines: dict[str, float], default_steps: int
 ) -> go.Figure:
     """Perplexity after 1..S descent steps, one line per split (label → list), with each split's
     Transformer++ perplexity dotted and the checkpoint's default steps marked."""
-    fig = go.Figure()
-    for i, (label, ppls) in enumerate(curves.items()):
-        color = sample_colorscale("Plotly3", [i / max(1, len(curves) - 1)])[0]
-        fig.add_trace(
-            go.Scatter(
-                x=list(range(1, len(ppls) + 1)),
-                y=ppls,
-                mode="lines+markers",
-                name=f"EBT {label}",
-                line=dict(color=color, width=3),
-            )
-        )
+    fig, colors = _split_lines(curves)
+    for label, color in zip(curves, colors):
         if baselines.get(label) is not None:
             fig.add_hline(
                 y=baselines[label],
@@ -128,18 +135,7 @@ def ppl_vs_steps(
 
 def ppl_vs_samples(curves: dict[str, list[float]], steps: int) -> go.Figure:
     """Perplexity of best-of-N (lowest final energy among the first N candidates) vs N."""
-    fig = go.Figure()
-    for i, (label, ppls) in enumerate(curves.items()):
-        color = sample_colorscale("Plotly3", [i / max(1, len(curves) - 1)])[0]
-        fig.add_trace(
-            go.Scatter(
-                x=list(range(1, len(ppls) + 1)),
-                y=ppls,
-                mode="lines+markers",
-                name=f"EBT {label}",
-                line=dict(color=color, width=3),
-            )
-        )
+    fig, _ = _split_lines(curves)
     fig.update_layout(
         title=f"Self-verification: best-of-N perplexity after {steps} steps",
         xaxis=dict(title="candidates N", dtick=1),
