@@ -77,6 +77,10 @@ class TextModelConfig(_JsonConfig):
     step_embeddings: number of learned step-index embeddings (0 = none); steps past the last
         index reuse the last embedding.
     start_std: std of the random logit state every descent starts from (training and thinking).
+    entropy_weight: τ ≥ 0. The energy of a candidate distribution p is E_θ(p) − τ·H(p), with
+        H(p) = −Σ p log p its entropy (a free energy). τ > 0 gives the descent a fixed point of
+        finite confidence (p ∝ exp(−∂E_θ/∂p / τ)), so thinking longer converges instead of
+        sharpening the prediction without bound. 0 = the plain learned energy.
     """
 
     kind: str = "text-ebt"
@@ -91,6 +95,7 @@ class TextModelConfig(_JsonConfig):
     step_embeddings: int = 0
     start_std: float = 1.0
     rope_base: float = 10000.0
+    entropy_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in TEXT_KINDS:
@@ -105,6 +110,7 @@ class TextModelConfig(_JsonConfig):
         _check_int("step_embeddings", self.step_embeddings, 0, 1024)
         _check_float("start_std", self.start_std, 0.0, 100.0)
         _check_float("rope_base", self.rope_base, 1.0, 1e9)
+        _check_float("entropy_weight", self.entropy_weight, 0.0, 100.0)
 
     @property
     def vocab_size(self) -> int:

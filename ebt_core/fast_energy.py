@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .layers import rope_table
-from .text_model import KVCache, TextEBT
+from .text_model import PROB_FLOOR, KVCache, TextEBT
 
 
 def _norm(x: torch.Tensor, weight: torch.Tensor, eps: float):
@@ -85,4 +85,9 @@ def energy_and_grad(
         dq, dk = _rotate(dq, cos, sin, -1.0), _rotate(dk, cos, sin, -1.0)
         dqkv = torch.stack([dq, dk, dv], dim=1).transpose(0, 2).reshape(N, -1)  # (N, 3D)
         dh = dh + _norm_back(n1, dqkv @ block.attn.qkv.weight)
-    return energy, dh @ model.candidate_proj.weight
+    grad = dh @ model.candidate_proj.weight
+    if cfg.entropy_weight:  # + τ·Σ p log p; its gradient log p + 1 (log p + 0 below the floor)
+        log_p = probs.clamp_min(PROB_FLOOR).log()
+        energy = energy + cfg.entropy_weight * (probs * log_p).sum(-1)
+        grad = grad + cfg.entropy_weight * (log_p + (probs >= PROB_FLOOR).to(probs.dtype))
+    return energy, grad

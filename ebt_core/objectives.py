@@ -43,6 +43,7 @@ class TextRecipe:
     langevin: float = 0.0
     detach: bool = True
     final_only: bool = False
+    label_smoothing: float = 0.0  # EBT loss only: caps the confidence the descent is trained to
     replay: float = 0.0  # fraction of each batch restarted from the replay buffer
     replay_size: int = 512
     eval_every: int = 250
@@ -63,11 +64,18 @@ class TextRecipe:
             raise ValueError(f"replay must be in [0, 1), got {self.replay}")
         if self.alpha_jitter < 1.0:
             raise ValueError(f"alpha_jitter must be >= 1, got {self.alpha_jitter}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
 
-def masked_ce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over masked positions. logits (B, T, V), targets/mask (B, T)."""
-    ce = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (B, T)
+def masked_ce(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, smoothing: float = 0.0
+) -> torch.Tensor:
+    """Mean cross-entropy over masked positions. logits (B, T, V), targets/mask (B, T).
+    `smoothing`: the target puts 1 − smoothing on the true token, the rest spread uniformly."""
+    ce = F.cross_entropy(
+        logits.transpose(1, 2), targets, reduction="none", label_smoothing=smoothing
+    )  # (B, T)
     return (ce * mask).sum() / mask.sum().clamp(min=1)
 
 
@@ -165,7 +173,7 @@ def ebt_loss(
         model, ids, start, steps, alpha, recipe.langevin, recipe.detach, True, gen
     )
     targets = ids[:, 1:]
-    losses = [masked_ce(s, targets, mask) for s in states]
+    losses = [masked_ce(s, targets, mask, recipe.label_smoothing) for s in states]
     loss = losses[-1] if recipe.final_only else torch.stack(losses).mean()
     if replay is not None and recipe.replay > 0:
         replay.add(ids, mask, states[-1])

@@ -78,6 +78,14 @@ class _CausalStack(nn.Module):
         return KVCache(layers, x[:, -1])
 
 
+PROB_FLOOR = 1e-30  # log p is taken of max(p, floor): a saturated softmax has exact zeros
+
+
+def neg_entropy(probs: torch.Tensor) -> torch.Tensor:
+    """−H(p) = Σ p log p over the last axis (finite where entries of p underflow to 0)."""
+    return (probs * probs.clamp_min(PROB_FLOOR).log()).sum(-1)
+
+
 class TextEBT(_CausalStack, LearnedStepSize):
     """Autoregressive energy-based transformer over characters."""
 
@@ -117,7 +125,10 @@ class TextEBT(_CausalStack, LearnedStepSize):
         table = self._rope(real_index + 1)  # a candidate sits where its token will go
         for block, kv in zip(self.blocks, cache.layers):
             h = block.candidate(h, kv, real_index, table)
-        return self.energy_head(self.norm_f(h)).squeeze(-1)
+        energy = self.energy_head(self.norm_f(h)).squeeze(-1)
+        if self.config.entropy_weight:
+            energy = energy + self.config.entropy_weight * neg_entropy(probs)
+        return energy
 
     def energy_all_positions(
         self, cache: KVCache, probs: torch.Tensor, step: int = 0

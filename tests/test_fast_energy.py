@@ -1,5 +1,6 @@
 """The hand-written inference gradient equals autograd's."""
 
+import pytest
 import torch
 
 from ebt_core.descent import evaluate, softmax_read
@@ -9,8 +10,9 @@ from ebt_core.thinking import _fast_evaluate
 from .conftest import tiny_ebt
 
 
-def test_fast_energy_and_gradient_equal_autograd():
-    model = tiny_ebt(seed=3, step_embeddings=3)
+@pytest.mark.parametrize("entropy_weight", [0.0, 0.3])
+def test_fast_energy_and_gradient_equal_autograd(entropy_weight):
+    model = tiny_ebt(seed=3, step_embeddings=3, entropy_weight=entropy_weight)
     torch.nn.init.normal_(model.step_emb.weight)
     for block in model.blocks:  # make the norms' weights matter
         torch.nn.init.normal_(block.norm1.weight, 1.0, 0.3)
@@ -32,3 +34,16 @@ def test_fast_energy_and_gradient_equal_autograd():
         )
         fast = _fast_evaluate(model, cache, state, step)
         torch.testing.assert_close(fast.grad, auto.grad, rtol=1e-4, atol=1e-7)
+
+
+def test_fast_path_matches_autograd_on_a_saturated_candidate():
+    """With the entropy term, a softmax with exact zeros keeps a finite energy and gradient."""
+    model = tiny_ebt(seed=4, entropy_weight=0.5)
+    cache = model.prefix(torch.tensor([[1, 2, 3]]))
+    state = torch.zeros(2, 17)
+    state[:, 5] = 200.0  # p has exact zeros in float32
+    auto = evaluate(state, lambda q: model.energy(cache, q.unsqueeze(1)).squeeze(1), softmax_read)
+    fast = _fast_evaluate(model, cache, state, 0)
+    assert torch.isfinite(fast.grad).all() and torch.isfinite(fast.energy).all()
+    torch.testing.assert_close(fast.energy, auto.energy, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.grad, auto.grad, rtol=1e-4, atol=1e-7)

@@ -3,7 +3,7 @@
 import torch
 
 import ebt_core as ebt
-from ebt_core.descent import evaluate, softmax_read
+from ebt_core.descent import descent_step, evaluate, softmax_read
 from ebt_core.thinking import _energy_fn
 
 from .conftest import tiny_ebt, tiny_transformer
@@ -98,3 +98,30 @@ def test_step_embeddings_change_the_energy_and_clamp_past_the_last():
     e = [model.energy(cache, p, step=s) for s in range(4)]
     assert not torch.allclose(e[0], e[1])
     torch.testing.assert_close(e[1], e[3])
+
+
+def test_entropy_weight_adds_tau_times_negative_entropy_to_the_energy():
+    plain, free = tiny_ebt(seed=5), tiny_ebt(seed=5, entropy_weight=0.2)
+    ids = torch.tensor([[1, 4, 2, 7]])
+    probs = torch.randn(3, 4, 17, generator=torch.Generator().manual_seed(1)).softmax(-1)
+    cache_a, cache_b = plain.prefix(ids.expand(3, -1)), free.prefix(ids.expand(3, -1))
+    expected = plain.energy_all_positions(cache_a, probs) + 0.2 * (probs * probs.log()).sum(-1)
+    torch.testing.assert_close(free.energy_all_positions(cache_b, probs), expected)
+
+
+def test_entropy_term_alone_descends_to_the_uniform_distribution():
+    """With the learned energy switched off, E = −τ·H: the fixed point is uniform."""
+    model = tiny_ebt(seed=6, entropy_weight=1.0)
+    torch.nn.init.zeros_(model.energy_head.weight)
+    cache = model.prefix(torch.tensor([[1, 2]]))
+    state = torch.randn(2, 17, generator=torch.Generator().manual_seed(0))
+    energies = []
+    for _ in range(300):
+        ev, state = descent_step(
+            state, lambda p: model.energy(cache, p.unsqueeze(1)).squeeze(1), 5.0, softmax_read
+        )
+        energies.append(ev.energy)
+    energies = torch.stack(energies)
+    assert (energies[1:] <= energies[:-1] + 1e-6).all()  # a descent
+    probs = state.softmax(-1)
+    torch.testing.assert_close(probs, torch.full_like(probs, 1 / 17), atol=1e-3, rtol=0)

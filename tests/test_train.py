@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import ebt_core as ebt
+from ebt_core import objectives as obj
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "train"))
@@ -60,6 +61,8 @@ def _recipe(tmp_path, kind, corpus="arith", **extra):
                 "steps_max": 2,
                 "detach": False,
                 "final_only": True,
+                "label_smoothing": 0.05,
+                "model": {**TINY_MODEL, "entropy_weight": 0.01},
             },
         ),
         ("transformer", "arith", {}),
@@ -79,6 +82,7 @@ def test_training_writes_a_checkpoint_that_loads(tmp_path, kind, corpus, extra):
     assert not (out / ".resume").exists()
     if kind == "text-ebt":
         assert model.think_defaults.steps == 2
+        assert model.config.entropy_weight == extra.get("model", {}).get("entropy_weight", 0.0)
         ebt.think(model, "1+2=" if corpus == "arith" else "The ", None, 2)
 
 
@@ -176,3 +180,16 @@ def test_every_shipped_recipe_parses_and_names_its_checkpoint_kind():
         assert name == path.stem and recipe.kind in ("text-ebt", "transformer")
         if (ROOT / "checkpoints" / name).is_dir():  # a shipped checkpoint of the same kind
             assert ebt.load(name).config.kind == recipe.kind
+
+
+def test_label_smoothing_is_the_cross_entropy_against_a_smoothed_target():
+    logits = torch.randn(2, 3, 5, generator=torch.Generator().manual_seed(0))
+    targets = torch.tensor([[0, 4, 2], [1, 1, 3]])
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
+    smooth = 0.1
+    target = torch.nn.functional.one_hot(targets, 5) * (1 - smooth) + smooth / 5
+    ce = -(target * logits.log_softmax(-1)).sum(-1)
+    expected = (ce * mask).sum() / mask.sum()
+    torch.testing.assert_close(obj.masked_ce(logits, targets, mask, smooth), expected)
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        obj.TextRecipe(label_smoothing=1.0)
