@@ -131,7 +131,10 @@ def test_quick_study_json_and_report(tmp_path, capsys):
     for key in ("psnr_ebt_id", "psnr_dit_id", "psnr_ebt_ood", "psnr_dit_ood"):
         assert 0.0 < head[key] < 60.0, key
     assert head["passes_ebt"] >= 1 and head["passes_dit"] >= 1
-    assert head["text_checkpoint"] == "arith-ebt"
+    assert head["text_checkpoint"] == "english-ebt"
+    by_checkpoint = head["gains_by_checkpoint"]
+    assert set(by_checkpoint) == {"arith-ebt", "english-ebt"}
+    assert by_checkpoint["english-ebt"]["think_gain_ood_pct"] == head["think_gain_ood_pct"]
     assert len(head["think_gain_by_digits_pct"]) == len(evaluate.SWEEP)
     saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     assert saved["text"][0]["id"] == results["text"][0]["id"]
@@ -141,3 +144,23 @@ def test_quick_study_json_and_report(tmp_path, capsys):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
         assert f"]({name}.png)" in readme
     assert report.markdown(saved, list(report.PLOTS)) == readme  # rebuilt from the JSON alone
+
+
+@pytest.mark.parametrize(
+    "id_gain, ood_gain, verdict",
+    [
+        (1.0, 2.0, "same direction (helps, more OOD)"),
+        (2.78, 1.18, "helps in both, but less OOD than ID (paper: more OOD)"),
+        (0.25, -29.0, "ID no measurable effect, OOD hurts"),
+    ],
+)
+def test_comparison_verdict_follows_the_measured_gains(id_gain, ood_gain, verdict):
+    split = {"tf_ppl": None}
+    study = {
+        "checkpoint": "x-ebt",
+        "id": {**split, "think_gain_pct": id_gain, "bon_gain_pct": id_gain},
+        "ood": {**split, "think_gain_pct": ood_gain, "bon_gain_pct": ood_gain},
+    }
+    rows = [r for r in report.comparison({"text": [study]}) if "thinking longer" in r]
+    assert len(rows) == 1 and verdict in rows[0]
+    assert f"OOD {ood_gain:+.2f} %" in rows[0]
