@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .layers import rope_table
-from .text_model import PROB_FLOOR, KVCache, TextEBT
+from .text_model import PROB_FLOOR, KVCache, TextEBT, neg_entropy
 
 
 def _norm(x: torch.Tensor, weight: torch.Tensor, eps: float):
@@ -88,6 +88,6 @@ def energy_and_grad(
     grad = dh @ model.candidate_proj.weight
     if cfg.entropy_weight:  # + τ·Σ p log p; its gradient log p + 1 (log p + 0 below the floor)
         log_p = probs.clamp_min(PROB_FLOOR).log()
-        energy = energy + cfg.entropy_weight * (probs * log_p).sum(-1)
+        energy = energy + cfg.entropy_weight * neg_entropy(probs)
         grad = grad + cfg.entropy_weight * (log_p + (probs >= PROB_FLOOR).to(probs.dtype))
     return energy, grad
