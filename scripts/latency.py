@@ -13,43 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(port: int) -> tuple[subprocess.Popen, float]:
-    """Start app/main.py; return it and the seconds until its page is served."""
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    start = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "app/main.py")],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            return server, time.perf_counter() - start
-        except OSError:
-            if server.poll() is not None:
-                raise SystemExit("the app exited before serving its page") from None
-            time.sleep(0.1)
+from app_server import start_app
 
 
 def photo_256(folder: Path) -> Path:
@@ -80,10 +49,9 @@ def main() -> None:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     from gradio_client import Client, handle_file
 
-    port = free_port()
-    server, start_s = start_server(port)
+    server, url, start_s = start_app()
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(url, verbose=False)
         with tempfile.TemporaryDirectory() as tmp:
             photo = handle_file(str(photo_256(Path(tmp))))
             think = dict(

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from app_server import ROOT, start_app
+
 SMALL_PHOTO_SIDE = 96  # a denoise request stays around a second on 2 CPUs
 
 
@@ -53,32 +51,12 @@ def rss_mb(pid: int | None) -> float | None:
     return kb / 1024
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(timeout: float) -> tuple[subprocess.Popen, str]:
-    """Run `python app/main.py` on a free port; return the process and its URL once it answers."""
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    """Run `python app/main.py` on a free port, logging to a temporary file; return the process
+    and its URL once it answers."""
     log = tempfile.NamedTemporaryFile("w+", prefix="ebt-loadtest-", suffix=".log", delete=False)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app" / "main.py")], env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode}; see {log.name}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit(f"the server did not answer within {timeout:.0f} s; see {log.name}")
+    proc, url, _ = start_app(log, timeout, f"; see {log.name}")
+    return proc, url
 
 
 def small_photo() -> str:
