@@ -28,7 +28,7 @@ from app.inputs import (
     user_errors,
 )
 from app.models import compute, get_model
-from ebt_core.image_io import to_uint8
+from ebt_core.image.io import to_uint8
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_EBTS = ebt.available("image-ebt")

@@ -17,7 +17,7 @@ import gradio as gr
 import numpy as np
 
 import ebt_core as ebt
-from ebt_core.image_io import MIN_SIDE, fit_within, open_image
+from ebt_core.image.io import MIN_SIDE, fit_within, open_image
 
 # UI bounds: one request must stay responsive on a 2-CPU machine shared by every visitor.
 LIMITS = {

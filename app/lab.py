@@ -6,7 +6,7 @@ loss calibration and the energy as a verifier, and denoising PSNR vs network pas
     EBT_CHECKPOINTS=/my/checkpoints streamlit run app/lab.py
 
 Same records and figure builders as the Gradio app (app/figures.py); every number is computed
-live on small held-out batches by ebt_core.evaluation, cached per setting.
+live on small held-out batches by ebt_core.study.measures, cached per setting.
 """
 
 import sys
@@ -20,9 +20,9 @@ import streamlit as st  # noqa: E402
 
 import ebt_core as ebt  # noqa: E402
 from app import figures  # noqa: E402
-from ebt_core import evaluation as ev  # noqa: E402
-from ebt_core.data import get_corpus  # noqa: E402
-from ebt_core.image_data import HELDOUT_IMAGES, load_photo  # noqa: E402
+from ebt_core.image.data import HELDOUT_IMAGES, load_photo  # noqa: E402
+from ebt_core.study import measures as ev  # noqa: E402
+from ebt_core.text.data import get_corpus  # noqa: E402
 
 VIEWS = ("Checkpoints", "Think", "Thinking budget", "Calibration", "Denoising")
 ARITH_LEVELS = {"digits 3": (3, 3), "digits 4": (4, 4), "digits 5": (5, 5)}

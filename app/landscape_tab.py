@@ -21,7 +21,7 @@ import ebt_core as ebt
 from app import figures
 from app.inputs import LIMITS, MAX_SEED, check_think_work, int_in, user_errors
 from app.models import compute, ebt_model
-from ebt_core.landscape import MAX_RESOLUTION, METHODS
+from ebt_core.landscapes import MAX_RESOLUTION, METHODS
 
 MIN_RESOLUTION = 3  # ebt.landscape's smallest grid
 DEFAULT_RESOLUTION = 41

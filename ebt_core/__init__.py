@@ -8,14 +8,13 @@ No UI imports live here; front ends render the records this package returns.
 """
 
 from .checkpoint import CheckpointError, available, checkpoints_dir, load, read_metrics, save
-from .config import TextModelConfig, ThinkConfig
-from .denoise import DenoiseConfig, DenoiseResult, denoise
-from .descent import descent_step, evaluate, update
-from .image_model import ImageDiT, ImageEBT, ImageModelConfig
-from .landscape import Landscape, landscape, project_paths
+from .config import ThinkConfig
+from .image.denoise import DenoiseConfig, DenoiseResult, denoise
+from .image.model import ImageDiT, ImageEBT, ImageModelConfig
+from .landscapes import Landscape, landscape, project_paths
 from .records import ScoreResult, ThinkRun, TokenRecord
-from .text_model import TextEBT, Transformer
-from .thinking import predict_next, score, think
+from .text.model import TextEBT, TextModelConfig, Transformer
+from .text.think import predict_next, score, think
 from .tokenizer import CharTokenizer
 
 __all__ = [
@@ -36,8 +35,6 @@ __all__ = [
     "Transformer",
     "available",
     "checkpoints_dir",
-    "descent_step",
-    "evaluate",
     "Landscape",
     "landscape",
     "load",
@@ -47,5 +44,4 @@ __all__ = [
     "save",
     "score",
     "think",
-    "update",
 ]

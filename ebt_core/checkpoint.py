@@ -21,9 +21,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .config import TextModelConfig, ThinkConfig
-from .image_model import ImageDiT, ImageEBT, ImageModelConfig
-from .text_model import TextEBT, Transformer
+from .config import ThinkConfig
+from .image.model import ImageDiT, ImageEBT, ImageModelConfig
+from .text.model import TextEBT, TextModelConfig, Transformer
 
 FORMAT_VERSION = 1
 CONFIG_KEYS = ("format_version", "kind", "model", "think", "recipe")  # config.json's schema

@@ -102,19 +102,3 @@ def frozen(model: torch.nn.Module) -> Iterator[None]:
     finally:
         for p, flag in zip(model.parameters(), flags):
             p.requires_grad_(flag)
-
-
-class LearnedStepSize(torch.nn.Module):
-    """Mixin for EBTs: the descent's α as a parameter (learnable) or a buffer (fixed)."""
-
-    def _init_step_size(self, value: float, learnable: bool) -> None:
-        alpha = torch.tensor(float(value))
-        if learnable:
-            self.alpha = torch.nn.Parameter(alpha)
-        else:
-            self.register_buffer("alpha", alpha)
-
-    @property
-    def step_size(self) -> float:
-        """The trained α."""
-        return float(self.alpha.detach())

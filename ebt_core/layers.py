@@ -69,7 +69,9 @@ class LayerKV:
     v: torch.Tensor  # (B, H, T, hd)
 
 
-class Attention(nn.Module):
+class CausalAttention(nn.Module):
+    """Two-stream causal attention (see the module docstring)."""
+
     def __init__(self, d_model: int, n_head: int) -> None:
         super().__init__()
         self.n_head = n_head
@@ -146,7 +148,7 @@ class Block(nn.Module):
     def __init__(self, d_model: int, n_head: int, d_hidden: int) -> None:
         super().__init__()
         self.norm1 = RMSNorm(d_model)
-        self.attn = Attention(d_model, n_head)
+        self.attn = CausalAttention(d_model, n_head)
         self.norm2 = RMSNorm(d_model)
         self.mlp = SwiGLU(d_model, d_hidden)
 
@@ -162,3 +164,19 @@ class Block(nn.Module):
     ) -> torch.Tensor:
         h = h + self.attn.candidate(self.norm1(h), kv, real_index, table)
         return h + self.mlp(self.norm2(h))
+
+
+class LearnedStepSize(nn.Module):
+    """Mixin for EBTs: the descent's α as a parameter (learnable) or a buffer (fixed)."""
+
+    def _init_step_size(self, value: float, learnable: bool) -> None:
+        alpha = torch.tensor(float(value))
+        if learnable:
+            self.alpha = nn.Parameter(alpha)
+        else:
+            self.register_buffer("alpha", alpha)
+
+    @property
+    def step_size(self) -> float:
+        """The trained α."""
+        return float(self.alpha.detach())

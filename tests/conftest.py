@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import ebt_core as ebt
-from ebt_core import objectives as obj
-from ebt_core.data import ARITH_VOCAB, get_corpus
+from ebt_core.text import training as obj
+from ebt_core.text.data import ARITH_VOCAB, get_corpus
 
 TINY = dict(n_layer=2, n_head=2, d_model=32, vocab=ARITH_VOCAB, step_size=2.0)
 

@@ -9,7 +9,7 @@ import torch
 
 import ebt_core as ebt
 from app import figures
-from ebt_core.data import ARITH_VOCAB
+from ebt_core.text.data import ARITH_VOCAB
 
 TINY = dict(n_layer=2, n_head=2, d_model=32, vocab=ARITH_VOCAB, step_size=2.0)
 

@@ -23,7 +23,7 @@ from PIL import Image
 
 import ebt_core as ebt
 from app.inputs import LIMITS, check_denoise_work, check_think_work, image_from_upload
-from ebt_core.image_io import MAX_PIXELS, fit_within, open_image, read_image
+from ebt_core.image.io import MAX_PIXELS, fit_within, open_image, read_image
 
 from .conftest import tiny_ebt
 from .test_image import tiny_image_model
@@ -588,14 +588,12 @@ def test_denoise_answers_bad_numbers_with_a_readable_error(client, tmp_path, fie
 # ---- command-line tools: one "error: ..." line and exit status 2, never a traceback ----------
 def _cli_cases(tmp_path):
     sys.path.insert(0, str(ROOT_DIR / "train"))
-    import importlib  # noqa: PLC0415
 
     import train_image  # noqa: PLC0415
     import train_text  # noqa: PLC0415
 
-    from ebt_core import bench  # noqa: PLC0415
-
-    evaluate = importlib.import_module("ebt_core.evaluate")  # ebt_core.evaluate is also a function
+    from ebt_core.study import bench  # noqa: PLC0415
+    from ebt_core.study import run as evaluate  # noqa: PLC0415
 
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("{not json")
@@ -622,7 +620,7 @@ ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
 def test_command_line_tools_answer_bad_input_with_one_clear_line(tmp_path, capsys):
-    from ebt_core import cli  # noqa: PLC0415
+    from ebt_core.study import cli  # noqa: PLC0415
 
     for main, argv, message in _cli_cases(tmp_path):
         with pytest.raises(SystemExit) as exit_info:

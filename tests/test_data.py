@@ -2,7 +2,7 @@
 
 import random
 
-from ebt_core.data import _held_out_pair, arith_example, get_corpus
+from ebt_core.text.data import _held_out_pair, arith_example, get_corpus
 
 
 def test_addition_lines_are_exact_and_in_the_right_range():

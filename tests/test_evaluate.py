@@ -3,7 +3,6 @@ passes, and the CLI's quick mode at a reduced size (JSON keys, sane ranges, repo
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 
@@ -12,15 +11,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import ebt_core as ebt
-from ebt_core import evaluation as ev
-from ebt_core import report
-from ebt_core.data import get_corpus
+from ebt_core.study import measures as ev
+from ebt_core.study import report
+from ebt_core.study import run as evaluate
+from ebt_core.text.data import get_corpus
 
 from .conftest import tiny_ebt
 from .test_image import photo, tiny_image_model
-
-# `ebt_core.evaluate` the name is the descent's evaluate function; the CLI is the module.
-evaluate = importlib.import_module("ebt_core.evaluate")
 
 HEADLINE_KEYS = (
     "think_gain_id_pct",

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from ebt_core.descent import evaluate, softmax_read
-from ebt_core.fast_energy import energy_and_grad
-from ebt_core.thinking import _fast_evaluate
+from ebt_core.text.fast_energy import energy_and_grad
+from ebt_core.text.think import _fast_evaluate
 
 from .conftest import tiny_ebt
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import ebt_core as ebt
-from ebt_core.denoise import ddim_timesteps, descent_trajectory
-from ebt_core.image_model import level_to_timestep, noise_schedule
-from ebt_core.image_tiles import blend_tiles, split_tiles
+from ebt_core.image.denoise import ddim_timesteps, descent_trajectory
+from ebt_core.image.model import level_to_timestep, noise_schedule
+from ebt_core.image.tiles import blend_tiles, split_tiles
 
 TINY = dict(crop=16, patch=4, n_layer=1, n_head=2, d_model=32, step_size=10.0)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ebt_core as ebt
-from ebt_core.landscape import _energies
+from ebt_core.landscapes import _energies
 
 
 def test_plane_through_three_states_reproduces_their_recorded_energies(model):

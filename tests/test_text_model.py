@@ -4,7 +4,7 @@ import torch
 
 import ebt_core as ebt
 from ebt_core.descent import descent_step, evaluate, softmax_read
-from ebt_core.thinking import _energy_fn
+from ebt_core.text.think import _energy_fn
 
 from .conftest import tiny_ebt, tiny_transformer
 

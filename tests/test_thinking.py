@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import ebt_core as ebt
-from ebt_core.thinking import vocab_energies
+from ebt_core.text.think import vocab_energies
 
 
 def test_records_have_the_documented_shapes(model):

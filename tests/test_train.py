@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import ebt_core as ebt
-from ebt_core import objectives as obj
+from ebt_core.text import training as obj
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "train"))

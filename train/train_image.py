@@ -5,7 +5,7 @@
     python train/train_image.py train/recipes/image-ebt.json --iters 20 --out /tmp/smoke
 
 Data: random 32×32 crops (with flips) of the photographs bundled in scikit-image and
-scikit-learn; held-out crops come from other photographs (ebt_core/image_data.py). CPU by
+scikit-learn; held-out crops come from other photographs (ebt_core/image/data.py). CPU by
 default, CUDA when present. Seeded; every `eval_every` iterations it logs held-out PSNR at the
 in-distribution (0.1) and out-of-distribution (0.2) noise levels to metrics.jsonl (EBT: after
 each of `eval_steps` descent steps; DiT: after DDIM from t, t+1 passes) and saves a resumable
@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT / "train"))  # the resume helpers are shared with tr
 from train_text import load_resume, save_resume  # noqa: E402
 
 import ebt_core as ebt  # noqa: E402
-from ebt_core import cli  # noqa: E402
-from ebt_core import image_objectives as iobj  # noqa: E402
-from ebt_core.image_data import get_image_corpus  # noqa: E402
-from ebt_core.objectives import lr_at  # noqa: E402
+from ebt_core.image import training as iobj  # noqa: E402
+from ebt_core.image.data import get_image_corpus  # noqa: E402
+from ebt_core.study import cli  # noqa: E402
+from ebt_core.text.training import lr_at  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -33,12 +33,10 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a fresh checkout
 
 import ebt_core as ebt  # noqa: E402
-from ebt_core import (
-    cli,  # noqa: E402
-    evaluation,  # noqa: E402
-)
-from ebt_core import objectives as obj  # noqa: E402
-from ebt_core.data import get_corpus, text_corpus  # noqa: E402
+from ebt_core.study import cli  # noqa: E402
+from ebt_core.study import measures as evaluation  # noqa: E402
+from ebt_core.text import training as obj  # noqa: E402
+from ebt_core.text.data import get_corpus, text_corpus  # noqa: E402
 
 
 def parse_args(argv=None):

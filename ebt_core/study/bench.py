@@ -1,6 +1,6 @@
 """Benchmark of thinking speed: what the KV cache buys.
 
-    python -m ebt_core.bench --quick --json
+    python -m ebt_core.study.bench --quick --json
 
 Times `think` with and without the KV cache on a 256-character prompt (8 steps, 4 samples,
 16 new tokens) and prints one JSON line. `kv_speedup` = time without cache / time with cache.
@@ -19,10 +19,11 @@ import time
 
 import torch
 
-from . import cli, thinking
-from .checkpoint import load
-from .config import ThinkConfig
-from .text_model import TextEBT
+from ..checkpoint import load
+from ..config import ThinkConfig
+from ..text import think as thinking
+from ..text.model import TextEBT
+from . import cli
 
 
 def _model(name: str) -> tuple[TextEBT, str]:

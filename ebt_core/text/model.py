@@ -11,14 +11,70 @@ context and extended incrementally as characters are generated.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .config import TextModelConfig
-from .descent import LearnedStepSize
-from .layers import Block, LayerKV, RMSNorm, rope_table
+from ..config import _check_float, _check_int, _JsonConfig, check_backbone
+from ..layers import Block, LayerKV, LearnedStepSize, RMSNorm, rope_table
+
+TEXT_KINDS = ("text-ebt", "transformer")
+
+
+@dataclass(frozen=True)
+class TextModelConfig(_JsonConfig):
+    """Architecture of a character-level text model (EBT or Transformer++ baseline).
+
+    vocab: the characters the model knows, in id order (the tokenizer lives in the config).
+    step_size: α of the descent; learnable if `learn_step_size`.
+    step_embeddings: number of learned step-index embeddings (0 = none); steps past the last
+        index reuse the last embedding.
+    start_std: std of the random logit state every descent starts from (training and thinking).
+    entropy_weight: τ ≥ 0. The energy of a candidate distribution p is E_θ(p) − τ·H(p), with
+        H(p) = −Σ p log p its entropy (a free energy). τ > 0 gives the descent a fixed point of
+        finite confidence (p ∝ exp(−∂E_θ/∂p / τ)), so thinking longer converges instead of
+        sharpening the prediction without bound. 0 = the plain learned energy.
+    """
+
+    kind: str = "text-ebt"
+    vocab: str = "0123456789+=\n"
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    mlp_ratio: float = 8 / 3
+    max_context: int = 1024
+    step_size: float = 10.0
+    learn_step_size: bool = True
+    step_embeddings: int = 0
+    start_std: float = 1.0
+    rope_base: float = 10000.0
+    entropy_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in TEXT_KINDS:
+            raise ValueError(f"kind must be one of {TEXT_KINDS}, got {self.kind!r}")
+        if not isinstance(self.vocab, str) or len(self.vocab) < 2:
+            raise ValueError("vocab must be a string of at least 2 characters")
+        if len(set(self.vocab)) != len(self.vocab):
+            raise ValueError("vocab must not contain repeated characters")
+        check_backbone(self.n_layer, self.n_head, self.d_model, self.mlp_ratio)
+        _check_int("max_context", self.max_context, 2, 1 << 16)
+        _check_float("step_size", self.step_size, 0.0, 1e6, lo_open=True)
+        _check_int("step_embeddings", self.step_embeddings, 0, 1024)
+        _check_float("start_std", self.start_std, 0.0, 100.0)
+        _check_float("rope_base", self.rope_base, 1.0, 1e9)
+        _check_float("entropy_weight", self.entropy_weight, 0.0, 100.0)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def d_hidden(self) -> int:
+        """SwiGLU hidden width, rounded up to a multiple of 8."""
+        return int(math.ceil(self.d_model * self.mlp_ratio / 8) * 8)
 
 
 @dataclass

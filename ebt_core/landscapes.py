@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .records import ThinkRun
-from .text_model import TextEBT
+from .text.model import TextEBT
 from .tokenizer import CharTokenizer
 
 METHODS = ("pca", "random")

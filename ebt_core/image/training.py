@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..descent import descent_step, frozen, identity_read
+from .data import ID_LEVEL, OOD_LEVEL, add_noise, psnr
 from .denoise import DenoiseConfig, ddim_trajectory, descent_trajectory
-from .descent import descent_step, frozen, identity_read
-from .image_data import ID_LEVEL, OOD_LEVEL, add_noise, psnr
-from .image_model import IMAGE_KINDS, ImageDiT, ImageEBT, level_to_timestep
+from .model import IMAGE_KINDS, ImageDiT, ImageEBT, level_to_timestep
 
 
 @dataclass(frozen=True)

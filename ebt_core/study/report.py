@@ -1,7 +1,7 @@
 """The evaluation report: results.json → README.md (tables, the paper's numbers beside ours)
 and PNG plots (matplotlib, Agg backend; imported only when plotting).
 
-Written by `python -m ebt_core.evaluate`; everything here reads the results dict only, so a
+Written by `python -m ebt_core.study`; everything here reads the results dict only, so a
 report can be rebuilt from a saved results.json.
 """
 
@@ -244,7 +244,7 @@ def plots(results: dict, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from . import report_plots as rp
+    from . import plots as rp
 
     made = []
     for name, draw in (
@@ -277,7 +277,7 @@ def _checkpoints(results: dict) -> str:
 
 def markdown(results: dict, made: list[str] = ()) -> str:
     mode = "quick" if results["quick"] else "full"
-    cmd = "python -m ebt_core.evaluate" + (" --quick" if results["quick"] else "")
+    cmd = "python -m ebt_core.study" + (" --quick" if results["quick"] else "")
     size = results.get("size", {})
     out = [
         "# Evaluation report",

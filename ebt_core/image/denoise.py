@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import _check_float, _check_int, _JsonConfig
-from .descent import evaluate, frozen, identity_read, update
-from .image_data import add_noise, psnr
-from .image_io import ImageInput, data_url_to_frame, frame_to_data_url, read_image
-from .image_model import ImageDiT, ImageEBT, level_to_timestep
-from .image_tiles import blend_tiles, split_tiles
+from ..config import _check_float, _check_int, _JsonConfig
+from ..descent import evaluate, frozen, identity_read, update
+from .data import add_noise, psnr
+from .io import ImageInput, data_url_to_frame, frame_to_data_url, read_image
+from .model import ImageDiT, ImageEBT, level_to_timestep
+from .tiles import blend_tiles, split_tiles
 
 MAX_DENOISE_STEPS = 1000
 DEFAULT_EBT_STEPS = 2  # the paper's test-time setting (1 step in training)

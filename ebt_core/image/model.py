@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import _check_float, _check_int, _JsonConfig, check_backbone
-from .descent import LearnedStepSize
-from .layers import SwiGLU
+from ..config import _check_float, _check_int, _JsonConfig, check_backbone
+from ..layers import LearnedStepSize, SwiGLU
 
 IMAGE_KINDS = ("image-ebt", "image-dit")
 
@@ -103,7 +102,7 @@ def level_to_timestep(level: float, timesteps: int) -> int:
     return t
 
 
-class Attention(nn.Module):
+class BidirectionalAttention(nn.Module):
     """Bidirectional multi-head self-attention over patches, plain matmuls (double backward)."""
 
     def __init__(self, d_model: int, n_head: int) -> None:
@@ -134,7 +133,7 @@ class AdaLNBlock(nn.Module):
 
     def __init__(self, d_model: int, n_head: int, d_hidden: int) -> None:
         super().__init__()
-        self.attn = Attention(d_model, n_head)
+        self.attn = BidirectionalAttention(d_model, n_head)
         self.mlp = SwiGLU(d_model, d_hidden)
         self.ada = nn.Linear(d_model, 6 * d_model)  # zero-initialised: the block starts as identity
 

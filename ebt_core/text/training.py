@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .descent import descent_step, softmax_read
-from .text_model import TextEBT, Transformer
+from ..descent import descent_step, softmax_read
+from .model import TextEBT, Transformer
 
 
 @dataclass(frozen=True)

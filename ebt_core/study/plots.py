@@ -1,7 +1,7 @@
 """The evaluation report's PNG plots (matplotlib), drawn from a results dict alone.
 
 Each function takes the pyplot module (set to the Agg backend by `report.plots`) and the
-results of `python -m ebt_core.evaluate`, and returns a figure, or None when the results lack
+results of `python -m ebt_core.study`, and returns a figure, or None when the results lack
 what it shows (e.g. `--only text` has no images).
 """
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..config import ThinkConfig
+from ..descent import Evaluation, evaluate, frozen, softmax_read, update
+from ..records import ScoreResult, ThinkRun, TokenRecord
+from ..tokenizer import CharTokenizer
 from . import fast_energy
-from .config import ThinkConfig
-from .descent import Evaluation, evaluate, frozen, softmax_read, update
-from .records import ScoreResult, ThinkRun, TokenRecord
-from .text_model import KVCache, TextEBT, Transformer
-from .tokenizer import CharTokenizer
+from .model import KVCache, TextEBT, Transformer
 
 MAX_NEW_TOKENS = 512
 

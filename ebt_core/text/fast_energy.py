@@ -14,8 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .layers import rope_table
-from .text_model import PROB_FLOOR, KVCache, TextEBT, neg_entropy
+from ..layers import rope_table
+from .model import PROB_FLOOR, KVCache, TextEBT, neg_entropy
 
 
 def _norm(x: torch.Tensor, weight: torch.Tensor, eps: float):

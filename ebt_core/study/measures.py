@@ -4,7 +4,7 @@ verifier (AUROC), energy-vs-loss calibration, and image PSNR vs network passes.
 Perplexity counts the masked targets of a corpus's eval batches (answer characters for arith,
 every character for English). For EBTs the candidates descend from the model's random start
 with no noise; best-of-N keeps, per position, the candidate with the lowest final energy.
-Used by the study CLI (`python -m ebt_core.evaluate`), training, and the Streamlit lab.
+Used by the study CLI (`python -m ebt_core.study`), training, and the Streamlit lab.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import ThinkConfig
-from .denoise import DenoiseConfig, denoise
-from .descent import frozen
-from .image_model import ImageDiT, ImageEBT
-from .objectives import ebt_unroll, masked_ce, transformer_nll  # noqa: F401 (re-exported)
-from .records import ThinkRun
-from .text_model import TextEBT, Transformer
-from .thinking import think
+from ..config import ThinkConfig
+from ..descent import frozen
+from ..image.denoise import DenoiseConfig, denoise
+from ..image.model import ImageDiT, ImageEBT
+from ..records import ThinkRun
+from ..text.model import TextEBT, Transformer
+from ..text.think import think
+from ..text.training import ebt_unroll, masked_ce, transformer_nll  # noqa: F401 (re-exported)
 
 
 # ---- text: descent statistics per token -----------------------------------------------------
@@ -193,7 +193,7 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
 
 def transformer_exact_match(model: Transformer, examples: list[tuple[str, str]]) -> float:
     """Greedy decoding of the baseline, same examples."""
-    from .tokenizer import CharTokenizer
+    from ..tokenizer import CharTokenizer
 
     tok = CharTokenizer(model.config.vocab)
     correct = 0

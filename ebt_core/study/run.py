@@ -2,10 +2,11 @@
 self-verification, the thinking gain vs distribution shift, energy-vs-loss calibration, the
 energy as a verifier (AUROC), exact match on arithmetic, and image denoising vs the DiT.
 
-    python -m ebt_core.evaluate            # full: writes assets/report/ (results.json,
-                                           # README.md, PNG plots) and prints a summary
-    python -m ebt_core.evaluate --quick    # smaller held-out sets (< 5 min on 2 CPU cores)
-    python -m ebt_core.evaluate --json     # also print one JSON line of the headline numbers
+    python -m ebt_core.study --out assets/report   # full: regenerates the shipped report
+                                                   # (results.json, README.md, PNG plots)
+    python -m ebt_core.study            # the same into runs/study/ (git-ignored)
+    python -m ebt_core.study --quick    # smaller held-out sets (< 5 min on 2 CPU cores)
+    python -m ebt_core.study --json     # also print one JSON line of the headline numbers
 
 "Thinking longer" = 2× the checkpoint's default steps vs the default; "self-verification" =
 best-of-N (N=4, lowest final energy) at 2× the default steps. Gains are % perplexity lowered.
@@ -24,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checkpoint import CheckpointError, load, read_metrics
+from ..image.data import HELDOUT_IMAGES, ID_LEVEL, OOD_LEVEL, load_photo
+from ..text.data import get_corpus
 from . import cli, report
-from . import evaluation as ev
-from .checkpoint import CheckpointError, load, read_metrics
-from .data import get_corpus
-from .image_data import HELDOUT_IMAGES, ID_LEVEL, OOD_LEVEL, load_photo
+from . import measures as ev
 
 PAIRS = (
     ("arith", "arith-ebt", "arith-transformer"),
@@ -39,7 +40,7 @@ SWEEP = (("1–3 (ID)", (1, 3)), ("3", (3, 3)), ("4", (4, 4)), ("5", (5, 5)))
 BON = 4  # best-of-N for self-verification
 HEADLINE_TEXT = ("english-ebt", "arith-ebt")  # whose thinking gains head the JSON, first found
 CALIBRATION_POINTS = 300  # per step, kept in results.json for the scatter plot
-REPORT = Path(__file__).resolve().parent.parent / "assets" / "report"
+DEFAULT_OUT = "runs/study"  # git-ignored; `--out assets/report` regenerates the shipped one
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller held-out sets")
     parser.add_argument("--json", action="store_true", help="print one JSON line of headlines")
-    parser.add_argument("--out", default=str(REPORT), help="report folder")
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
     parser.add_argument("--only", choices=("text", "image"), help="run one half of the study")
     parser.add_argument("--rows", type=int, help="eval rows per split (perplexity)")
     parser.add_argument("--examples", type=int, help="arith prompts per split (exact match)")
@@ -330,5 +331,9 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-if __name__ == "__main__":
+def cli_main() -> None:
     cli.run(main)
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -245,7 +245,7 @@ def read_image(image) -> ImageInput:
         raise ValueError(
             f"image is {H}×{W} pixels; each side must be {MIN_SIDE} to {MAX_SIDE} pixels "
             "(downscale larger images first, e.g. PIL's Image.thumbnail or "
-            "ebt_core.image_io.fit_within)"
+            "ebt_core.image.io.fit_within)"
         )
     array = _to_float(array)
     has_alpha = array.shape[2] in (2, 4)

@@ -1,0 +1,1 @@
+"""Image models: the denoising EBT and its DiT baseline, photos, tiles, training and `denoise`."""
