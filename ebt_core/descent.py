@@ -1,4 +1,14 @@
-"""The descent: the one place where an EBT's candidate is updated ("thinking").
+"""The descent: the one loop in which an EBT's candidate is updated ("thinking").
+
+    for step in descend(start, energy_and_grad, DescentPolicy(steps=8, step_size=alpha)):
+        step.state, step.energy, step.grad        # the state evaluated at step.index
+
+Every kind of EBT (text, image, and any new one) plugs in an `energy_and_grad(state, index)`
+function returning (energy (*batch), ∂E/∂state); `autograd_energy_and_grad` builds one from an
+energy function, and the text EBT's hand-written fast path is another. The loop owns the rest:
+the update rule, Langevin noise, accept-lower-only, early stopping on a tolerance, and the
+check that every energy is finite. Training (with `create_graph=True`, so the loss can
+backpropagate through ∇E) and inference use the same loop.
 
     candidate = read(state)                 # softmax for text, identity for images
     E         = energy(candidate)
@@ -8,22 +18,28 @@ This is plain gradient descent on E(read(state)), so at a small enough α the en
 increases. (The official text EBT instead sets state' = p − α ∂E/∂p with p = softmax(state);
 that map is not a descent on any function of the state, and the app's landscape plots, which
 show E over the state space with the path on it, would not match the path. See README.)
-
-Training (with `create_graph=True`, so the loss can backpropagate through ∇E) and inference
-(first-order only) use these same functions. Gradients are taken with `torch.autograd.grad`
-with respect to the state alone, so no parameter `.grad` is ever filled by thinking.
+Gradients are taken with `torch.autograd.grad` with respect to the state alone, so no
+parameter `.grad` is ever filled by thinking.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
-EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 ReadFn = Callable[[torch.Tensor], torch.Tensor]
+# (state, step index) → energy (*batch); the index lets a model use per-step embeddings
+EnergyFn = Callable[[torch.Tensor, int], torch.Tensor]
+# (state, step index) → (energy (*batch), ∂E/∂state shaped like state)
+EnergyAndGrad = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
+
+
+class NonFiniteEnergyError(FloatingPointError, ValueError):
+    """An energy came out NaN or infinite (a too-large step size, or a broken checkpoint)."""
 
 
 def softmax_read(state: torch.Tensor) -> torch.Tensor:
@@ -32,33 +48,98 @@ def softmax_read(state: torch.Tensor) -> torch.Tensor:
 
 
 def identity_read(state: torch.Tensor) -> torch.Tensor:
-    """Image candidates: the state is the image itself."""
+    """Image and point candidates: the state is the candidate itself."""
     return state
 
 
-@dataclass
-class Evaluation:
-    """Energy and gradient at one state. Shapes: state and grad alike; energy (*batch)."""
+@dataclass(frozen=True)
+class DescentPolicy:
+    """Everything about a descent except the energy.
 
+    steps: number of updates (the loop evaluates up to steps + 1 states).
+    step_size: α, already resolved (see `resolve_step_size`); a tensor broadcastable to the
+        state gives every candidate its own α (randomised step size in training).
+    langevin: std of Gaussian noise added to the state after each update.
+    accept_lower_only: an update that raises a candidate's energy is undone (batch axis 0).
+    tolerance: stop once every |ΔE| < tolerance (0 = run all steps).
+    evaluate_final: also evaluate the state after the last update (inference records it;
+        training only needs the state, so it skips that forward pass).
+    detach: cut the graph between steps (training, System 1).
+    create_graph: keep the graph through ∇E so a loss can backpropagate through the descent.
+    """
+
+    steps: int
+    step_size: float | torch.Tensor
+    langevin: float = 0.0
+    accept_lower_only: bool = False
+    tolerance: float = 0.0
+    evaluate_final: bool = True
+    detach: bool = False
+    create_graph: bool = False
+    generator: torch.Generator | None = None
+
+
+@dataclass
+class Step:
+    """One evaluated state of a descent.
+
+    index: 0 = the start, k = after k updates.
+    state: the state evaluated here (*batch, *candidate); energy (*batch); grad like state.
+    next_state: the state after this step's update (None for the last evaluated state).
+    """
+
+    index: int
     state: torch.Tensor
     energy: torch.Tensor
-    grad: torch.Tensor  # ∂E/∂state
+    grad: torch.Tensor
+    next_state: torch.Tensor | None = None
 
 
-def evaluate(
-    state: torch.Tensor, energy_fn: EnergyFn, read: ReadFn, create_graph: bool = False
-) -> Evaluation:
-    """Energy of `read(state)` and its gradient with respect to the state."""
-    with torch.enable_grad():  # thinking needs ∇E even when the caller is under no_grad
-        if not state.requires_grad:
-            state = state.detach().requires_grad_(True)
-        energy = energy_fn(read(state))
-        if not torch.isfinite(energy).all():
-            raise FloatingPointError("energy is NaN or infinite; lower the step size")
-        (grad,) = torch.autograd.grad(energy.sum(), state, create_graph=create_graph)
-    if not create_graph:
-        state, energy, grad = state.detach(), energy.detach(), grad.detach()
-    return Evaluation(state, energy, grad)
+def resolve_step_size(override: float | None, model) -> float:
+    """The α a descent uses: the caller's, or (None) the model's trained α."""
+    return float(model.step_size) if override is None else float(override)
+
+
+def jittered_step_size(
+    step_size: float | torch.Tensor,
+    jitter: float,
+    shape: tuple[int, ...],
+    generator: torch.Generator | None = None,
+) -> float | torch.Tensor:
+    """Randomised step size (reference §2): α × log-uniform[1/jitter, jitter], drawn per entry
+    of `shape` (broadcast against the state). jitter = 1 returns α unchanged."""
+    if jitter <= 1.0:
+        return step_size
+    u = torch.rand(shape, generator=generator) * 2 - 1
+    return step_size * torch.exp(u * math.log(jitter))
+
+
+def check_finite(energy: torch.Tensor) -> None:
+    """Raise NonFiniteEnergyError when any energy is NaN or infinite."""
+    if not bool(torch.isfinite(energy).all()):
+        raise NonFiniteEnergyError(
+            "energy is NaN or infinite: lower the step size, or check the checkpoint's weights"
+        )
+
+
+def autograd_energy_and_grad(
+    energy_fn: EnergyFn, read: ReadFn = identity_read, create_graph: bool = False
+) -> EnergyAndGrad:
+    """An `energy_and_grad` from an energy of the read candidate, by autograd (w.r.t. the
+    state only). Works under `torch.no_grad` too: thinking always needs ∇E."""
+
+    def energy_and_grad(state: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.enable_grad():
+            if not state.requires_grad:
+                state = state.detach().requires_grad_(True)
+            energy = energy_fn(read(state), index)
+            check_finite(energy)  # before the backward pass, which would spread the NaN
+            (grad,) = torch.autograd.grad(energy.sum(), state, create_graph=create_graph)
+        if not create_graph:
+            return energy.detach(), grad.detach()
+        return energy, grad
+
+    return energy_and_grad
 
 
 def update(
@@ -76,18 +157,53 @@ def update(
     return new
 
 
-def descent_step(
-    state: torch.Tensor,
-    energy_fn: EnergyFn,
-    step_size: float | torch.Tensor,
-    read: ReadFn = softmax_read,
-    langevin: float = 0.0,
-    generator: torch.Generator | None = None,
-    create_graph: bool = False,
-) -> tuple[Evaluation, torch.Tensor]:
-    """Evaluate the energy at `state`, then take one step. Returns (evaluation, next state)."""
-    ev = evaluate(state, energy_fn, read, create_graph)
-    return ev, update(ev.state, ev.grad, step_size, langevin, generator)
+def _keep_lower(new: Step, old: Step) -> Step:
+    """Accept-lower-only: candidates whose energy rose go back to their previous state."""
+    keep = new.energy <= old.energy  # (B,)
+    mask = keep.reshape(-1, *([1] * (new.state.dim() - 1)))
+    return Step(
+        new.index,
+        torch.where(mask, new.state, old.state),
+        torch.where(keep, new.energy, old.energy),
+        torch.where(mask, new.grad, old.grad),
+    )
+
+
+def descend(
+    start: torch.Tensor, energy_and_grad: EnergyAndGrad, policy: DescentPolicy
+) -> Iterator[Step]:
+    """Run a descent from `start`, yielding every evaluated state (see `Step`).
+
+    Yields steps + 1 Steps (index 0..steps) when `policy.evaluate_final`, else `steps` Steps
+    whose `next_state` carries the descent on; fewer when the tolerance stops it early.
+    Raises NonFiniteEnergyError as soon as an energy is NaN or infinite.
+    """
+    state, previous = start, None
+    last = policy.steps if policy.evaluate_final else policy.steps - 1
+    for index in range(last + 1):
+        # 1. evaluate the state (the graph is cut first when training detaches steps)
+        if policy.detach:
+            state = state.detach()
+        energy, grad = energy_and_grad(state, index)
+        check_finite(energy)
+        step = Step(index, state, energy, grad)
+        # 2. accept-lower-only: undo the update for candidates whose energy rose
+        if policy.accept_lower_only and previous is not None:
+            step = _keep_lower(step, previous)
+        # 3. stop at the last step, or once every candidate's energy has settled
+        settled = (
+            previous is not None
+            and policy.tolerance > 0
+            and bool(((step.energy - previous.energy).abs() < policy.tolerance).all())
+        )
+        if index < policy.steps and not settled:
+            step.next_state = update(
+                step.state, step.grad, policy.step_size, policy.langevin, policy.generator
+            )
+        yield step
+        if step.next_state is None:
+            return
+        previous, state = step, step.next_state
 
 
 @contextmanager

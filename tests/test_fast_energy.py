@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from ebt_core.descent import evaluate, softmax_read
+from ebt_core.descent import autograd_energy_and_grad, softmax_read
 from ebt_core.text.fast_energy import energy_and_grad
-from ebt_core.text.think import _fast_evaluate
+from ebt_core.text.think import fast_energy_and_grad
 
 from .conftest import tiny_ebt
 
@@ -27,13 +27,12 @@ def test_fast_energy_and_gradient_equal_autograd(entropy_weight):
         energy, grad = energy_and_grad(model, cache, p.detach(), step)
         torch.testing.assert_close(energy, ref.detach(), rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-6)
-        auto = evaluate(
-            state,
-            lambda q, s=step: model.energy(cache, q.unsqueeze(1), step=s).squeeze(1),
-            softmax_read,
+        auto = autograd_energy_and_grad(
+            lambda q, s: model.energy(cache, q.unsqueeze(1), step=s).squeeze(1), softmax_read
         )
-        fast = _fast_evaluate(model, cache, state, step)
-        torch.testing.assert_close(fast.grad, auto.grad, rtol=1e-4, atol=1e-7)
+        _, auto_grad = auto(state, step)
+        _, fast_grad = fast_energy_and_grad(model, cache)(state, step)
+        torch.testing.assert_close(fast_grad, auto_grad, rtol=1e-4, atol=1e-7)
 
 
 def test_fast_path_matches_autograd_on_a_saturated_candidate():
@@ -42,8 +41,11 @@ def test_fast_path_matches_autograd_on_a_saturated_candidate():
     cache = model.prefix(torch.tensor([[1, 2, 3]]))
     state = torch.zeros(2, 17)
     state[:, 5] = 200.0  # p has exact zeros in float32
-    auto = evaluate(state, lambda q: model.energy(cache, q.unsqueeze(1)).squeeze(1), softmax_read)
-    fast = _fast_evaluate(model, cache, state, 0)
-    assert torch.isfinite(fast.grad).all() and torch.isfinite(fast.energy).all()
-    torch.testing.assert_close(fast.energy, auto.energy, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(fast.grad, auto.grad, rtol=1e-4, atol=1e-7)
+    auto = autograd_energy_and_grad(
+        lambda q, s: model.energy(cache, q.unsqueeze(1), step=s).squeeze(1), softmax_read
+    )
+    auto_energy, auto_grad = auto(state, 0)
+    fast_energy, fast_grad = fast_energy_and_grad(model, cache)(state, 0)
+    assert torch.isfinite(fast_grad).all() and torch.isfinite(fast_energy).all()
+    torch.testing.assert_close(fast_energy, auto_energy, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast_grad, auto_grad, rtol=1e-4, atol=1e-7)

@@ -3,8 +3,8 @@
 import torch
 
 import ebt_core as ebt
-from ebt_core.descent import descent_step, evaluate, softmax_read
-from ebt_core.text.think import _energy_fn
+from ebt_core.descent import DescentPolicy, descend
+from ebt_core.text.think import energy_and_grad_for
 
 from .conftest import tiny_ebt, tiny_transformer
 
@@ -53,12 +53,12 @@ def test_cached_energies_and_gradients_equal_uncached(model):
     state = torch.randn(4, V)
     cache = model.prefix(ids)
     results = {
-        mode: evaluate(state, _energy_fn(model, cache, ids, 0, mode), softmax_read)
+        mode: energy_and_grad_for(model, cache, ids, mode)(state, 0)
         for mode in ("kv", "prefix", "none")
     }
     for mode in ("prefix", "none"):
-        torch.testing.assert_close(results[mode].energy, results["kv"].energy)
-        torch.testing.assert_close(results[mode].grad, results["kv"].grad)
+        torch.testing.assert_close(results[mode][0], results["kv"][0])
+        torch.testing.assert_close(results[mode][1], results["kv"][1])
 
 
 def test_think_with_and_without_cache_gives_the_same_run(model):
@@ -115,13 +115,15 @@ def test_entropy_term_alone_descends_to_the_uniform_distribution():
     torch.nn.init.zeros_(model.energy_head.weight)
     cache = model.prefix(torch.tensor([[1, 2]]))
     state = torch.randn(2, 17, generator=torch.Generator().manual_seed(0))
-    energies = []
-    for _ in range(300):
-        ev, state = descent_step(
-            state, lambda p: model.energy(cache, p.unsqueeze(1)).squeeze(1), 5.0, softmax_read
+    trace = list(
+        descend(
+            state,
+            energy_and_grad_for(model, cache, torch.tensor([[1, 2]]), "prefix"),
+            DescentPolicy(steps=300, step_size=5.0),
         )
-        energies.append(ev.energy)
-    energies = torch.stack(energies)
+    )
+    energies = torch.stack([s.energy for s in trace])
+    state = trace[-1].state
     assert (energies[1:] <= energies[:-1] + 1e-6).all()  # a descent
     probs = state.softmax(-1)
     torch.testing.assert_close(probs, torch.full_like(probs, 1 / 17), atol=1e-3, rtol=0)

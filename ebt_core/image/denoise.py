@@ -27,7 +27,14 @@ import numpy as np
 import torch
 
 from ..config import _check_float, _check_int, _JsonConfig
-from ..descent import evaluate, frozen, identity_read, update
+from ..descent import (
+    DescentPolicy,
+    EnergyAndGrad,
+    autograd_energy_and_grad,
+    descend,
+    frozen,
+    resolve_step_size,
+)
 from .data import add_noise, psnr
 from .io import ImageInput, data_url_to_frame, frame_to_data_url, read_image
 from .model import ImageDiT, ImageEBT, level_to_timestep
@@ -137,6 +144,17 @@ def _chunks(n: int) -> list[slice]:
     return [slice(i, min(n, i + TILE_BATCH)) for i in range(0, n, TILE_BATCH)]
 
 
+def tile_energy_and_grad(model: ImageEBT) -> EnergyAndGrad:
+    """The image EBT's energy and gradient over tiles (n, C, crop, crop), in bounded batches."""
+    one = autograd_energy_and_grad(lambda x, _: model.energy(x))
+
+    def energy_and_grad(state: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = [one(state[s], index) for s in _chunks(len(state))]
+        return torch.cat([e for e, _ in parts]), torch.cat([g for _, g in parts])
+
+    return energy_and_grad
+
+
 def descent_trajectory(
     model: ImageEBT,
     start: torch.Tensor,
@@ -146,13 +164,9 @@ def descent_trajectory(
     generator: torch.Generator | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield (state (n, C, crop, crop), energies (n,)) for the start and after each step."""
-    state = start
-    for k in range(steps + 1):
-        evs = [evaluate(state[s], model.energy, identity_read) for s in _chunks(len(state))]
-        yield state, torch.cat([ev.energy for ev in evs])
-        if k < steps:
-            grad = torch.cat([ev.grad for ev in evs])  # (n, C, crop, crop)
-            state = update(state, grad, step_size, langevin, generator)
+    policy = DescentPolicy(steps, step_size, langevin, generator=generator)
+    for step in descend(start, tile_energy_and_grad(model), policy):
+        yield step.state, step.energy
 
 
 def ddim_timesteps(t: int, passes: int) -> list[int]:
@@ -195,7 +209,7 @@ def _check(model, config: DenoiseConfig, channels: int) -> None:
 def _step_size(model, config: DenoiseConfig) -> float | None:
     if not isinstance(model, ImageEBT):
         return None
-    return model.step_size if config.step_size is None else config.step_size
+    return resolve_step_size(config.step_size, model)
 
 
 def _trajectory(model, tiles: torch.Tensor, config: DenoiseConfig, t: int, gen) -> Iterator:

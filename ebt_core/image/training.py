@@ -8,13 +8,18 @@ with t drawn uniformly from the low-noise part of the schedule (levels ≤ `trai
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from ..descent import descent_step, frozen, identity_read
+from ..descent import (
+    DescentPolicy,
+    autograd_energy_and_grad,
+    descend,
+    frozen,
+    jittered_step_size,
+)
 from .data import ID_LEVEL, OOD_LEVEL, add_noise, psnr
 from .denoise import DenoiseConfig, ddim_trajectory, descent_trajectory
 from .model import IMAGE_KINDS, ImageDiT, ImageEBT, level_to_timestep
@@ -66,17 +71,21 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
     t = level_to_timestep(recipe.train_level, model.config.timesteps)
     noisy, _ = add_noise(clean, model.alphas_cumprod[t], gen, grey)  # (B, C, crop, crop)
     steps = int(torch.randint(recipe.steps_min, recipe.steps_max + 1, (), generator=gen))
-    alpha = model.alpha
-    if recipe.alpha_jitter > 1.0:  # randomised step size, per image
-        u = torch.rand(clean.shape[0], 1, 1, 1, generator=gen) * 2 - 1
-        alpha = alpha * torch.exp(u * math.log(recipe.alpha_jitter))
-    state, losses = noisy, []
-    for _ in range(steps):
-        if recipe.detach:
-            state = state.detach()
-        _, state = descent_step(
-            state, model.energy, alpha, identity_read, recipe.langevin, gen, create_graph=True
-        )
+    alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (len(clean), 1, 1, 1), gen)
+    policy = DescentPolicy(
+        steps,
+        alpha,
+        recipe.langevin,
+        evaluate_final=False,
+        detach=recipe.detach,
+        create_graph=True,
+        generator=gen,
+    )
+    energy_fn = lambda x, _: model.energy(x)
+    trace = descend(noisy, autograd_energy_and_grad(energy_fn, create_graph=True), policy)
+    losses = []
+    for step in trace:  # the loss on every step's candidate
+        state = step.next_state
         losses.append(F.smooth_l1_loss(state, clean))
     loss = torch.stack(losses).mean()
     stats = {

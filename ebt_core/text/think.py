@@ -15,7 +15,15 @@ import numpy as np
 import torch
 
 from ..config import ThinkConfig
-from ..descent import Evaluation, evaluate, frozen, softmax_read, update
+from ..descent import (
+    DescentPolicy,
+    EnergyAndGrad,
+    autograd_energy_and_grad,
+    descend,
+    frozen,
+    resolve_step_size,
+    softmax_read,
+)
 from ..records import ScoreResult, ThinkRun, TokenRecord
 from ..tokenizer import CharTokenizer
 from . import fast_energy
@@ -57,14 +65,14 @@ def _check_prompt(model: TextEBT, prompt: str, new_tokens: int) -> torch.Tensor:
 CACHE_MODES = ("kv", "prefix", "none")
 
 
-def _energy_fn(model: TextEBT, cache: KVCache, ids: torch.Tensor, step: int, mode: str):
+def _energy_fn(model: TextEBT, cache: KVCache, ids: torch.Tensor, mode: str):
     """Energy of candidate distributions p (N, V) after the context ids (1, T) → (N,)."""
     if mode == "kv":  # only the candidate position runs, against the cached prefix
-        return lambda p: model.energy(cache, p.unsqueeze(1), step=step).squeeze(1)
+        return lambda p, step: model.energy(cache, p.unsqueeze(1), step=step).squeeze(1)
     if mode == "prefix":  # recompute the context's stream, then the candidate position
-        return lambda p: model.energy(model.prefix(ids), p.unsqueeze(1), step=step).squeeze(1)
+        return lambda p, step: model.energy(model.prefix(ids), p.unsqueeze(1), step=step).squeeze(1)
 
-    def full_forward(p: torch.Tensor) -> torch.Tensor:
+    def full_forward(p: torch.Tensor, step: int) -> torch.Tensor:
         # No cache: the whole model runs at every step, both streams over every position, as
         # the official implementation does; earlier positions hold the known next characters.
         known = torch.nn.functional.one_hot(ids[0, 1:], model.config.vocab_size).float()
@@ -74,52 +82,40 @@ def _energy_fn(model: TextEBT, cache: KVCache, ids: torch.Tensor, step: int, mod
     return full_forward
 
 
-def _fast_evaluate(model: TextEBT, cache: KVCache, state: torch.Tensor, step: int) -> Evaluation:
-    """`evaluate` for one position against the cache, with ∂E/∂state by the chain rule through
-    softmax: ∂E/∂z = p ⊙ (∂E/∂p − ⟨p, ∂E/∂p⟩)."""
-    p = softmax_read(state)
-    energy, grad_p = fast_energy.energy_and_grad(model, cache, p, step)
-    return Evaluation(state, energy, p * (grad_p - (p * grad_p).sum(-1, keepdim=True)))
+def fast_energy_and_grad(model: TextEBT, cache: KVCache) -> EnergyAndGrad:
+    """The hand-written backward for one position against the cache (same numbers as autograd,
+    no autograd overhead), with ∂E/∂state by the chain rule through softmax:
+    ∂E/∂z = p ⊙ (∂E/∂p − ⟨p, ∂E/∂p⟩)."""
+
+    def energy_and_grad(state: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        p = softmax_read(state)
+        energy, grad_p = fast_energy.energy_and_grad(model, cache, p, step)
+        return energy, p * (grad_p - (p * grad_p).sum(-1, keepdim=True))
+
+    return energy_and_grad
+
+
+def energy_and_grad_for(model: TextEBT, cache: KVCache, ids: torch.Tensor, mode: str):
+    """The descent's `energy_and_grad` for the next character after ids (1, T)."""
+    if mode == "kv":
+        return fast_energy_and_grad(model, cache)
+    return autograd_energy_and_grad(_energy_fn(model, cache, ids, mode), softmax_read)
 
 
 def _descend(model, cache, ids, cfg: ThinkConfig, alpha: float, gen, mode: str):
     """Descend N candidates for the next character. Returns arrays (N, S+1[, V]) and steps used."""
-    state = model.config.start_std * torch.randn(  # (N, V)
+    start = model.config.start_std * torch.randn(  # (N, V)
         cfg.samples, model.config.vocab_size, generator=gen
     )
-    states, energies, grad_norms = [], [], []
-    prev: tuple[torch.Tensor, Evaluation] | None = None
-    for s in range(cfg.steps + 1):
-        if mode == "kv":  # the hand-written backward: same numbers, no autograd overhead
-            ev = _fast_evaluate(model, cache, state, s)
-        else:
-            ev = evaluate(state, _energy_fn(model, cache, ids, s, mode), softmax_read)
-        if cfg.accept_lower_only and prev is not None:
-            prev_state, prev_ev = prev
-            keep = ev.energy <= prev_ev.energy  # (N,): undo steps that raised the energy
-            state = torch.where(keep[:, None], state, prev_state)
-            ev = Evaluation(
-                torch.where(keep[:, None], ev.state, prev_ev.state),
-                torch.where(keep, ev.energy, prev_ev.energy),
-                torch.where(keep[:, None], ev.grad, prev_ev.grad),
-            )
-        states.append(state)
-        energies.append(ev.energy)
-        grad_norms.append(ev.grad.norm(dim=-1))
-        converged = (
-            s > 0
-            and cfg.tolerance > 0
-            and bool(((energies[-1] - energies[-2]).abs() < cfg.tolerance).all())
-        )
-        if converged or s == cfg.steps:
-            break
-        prev = (state, ev)
-        state = update(ev.state, ev.grad, alpha, cfg.langevin, gen)
+    policy = DescentPolicy(
+        cfg.steps, alpha, cfg.langevin, cfg.accept_lower_only, cfg.tolerance, generator=gen
+    )
+    steps = list(descend(start, energy_and_grad_for(model, cache, ids, mode), policy))
     return (
-        torch.stack(states, 1).numpy(),  # (N, S+1, V)
-        torch.stack(energies, 1).numpy(),  # (N, S+1)
-        torch.stack(grad_norms, 1).numpy(),  # (N, S+1)
-        len(energies) - 1,
+        torch.stack([s.state for s in steps], 1).numpy(),  # (N, S+1, V)
+        torch.stack([s.energy for s in steps], 1).numpy(),  # (N, S+1)
+        torch.stack([s.grad.norm(dim=-1) for s in steps], 1).numpy(),  # (N, S+1)
+        len(steps) - 1,
     )
 
 
@@ -156,7 +152,7 @@ def think(
         )
     ids = _check_prompt(model, prompt, max_new_tokens)  # (1, T)
     vocab = model.config.vocab
-    alpha = cfg.step_size if cfg.step_size is not None else model.step_size
+    alpha = resolve_step_size(cfg.step_size, model)
     gen = torch.Generator().manual_seed(cfg.seed)
     records: list[TokenRecord] = []
     with frozen(model), torch.no_grad():
@@ -202,7 +198,7 @@ def score(
     ids = _check_prompt(model, prompt, len(answer))
     answer_ids = CharTokenizer(model.config.vocab).encode(answer, "answer")
     gen = torch.Generator().manual_seed(cfg.seed)
-    alpha = cfg.step_size if cfg.step_size is not None else model.step_size
+    alpha = resolve_step_size(cfg.step_size, model)
     with torch.no_grad():
         cache = model.prefix(ids)
     energies, vocab_rank, sample_energies = [], [], []

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..descent import descent_step, softmax_read
+from ..descent import (
+    DescentPolicy,
+    autograd_energy_and_grad,
+    descend,
+    jittered_step_size,
+    softmax_read,
+)
 from .model import TextEBT, Transformer
 
 
@@ -127,22 +133,20 @@ def ebt_unroll(
     """
     if cache is None:  # the context's stream, once for all steps
         cache = model.prefix(ids[:, :-1])
-    state, states, energies = start, [], []
-    for s in range(steps):
-        if detach:
-            state = state.detach()
-        ev, state = descent_step(
-            state,
-            lambda p, s=s: model.energy_all_positions(cache, p, step=s),
-            step_size,
-            softmax_read,
-            langevin,
-            generator,
-            create_graph,
-        )
-        states.append(state)
-        energies.append(ev.energy)
-    return states, energies
+    energy_fn = lambda p, s: model.energy_all_positions(cache, p, step=s)
+    policy = DescentPolicy(
+        steps,
+        step_size,
+        langevin,
+        evaluate_final=False,
+        detach=detach,
+        create_graph=create_graph,
+        generator=generator,
+    )
+    trace = list(
+        descend(start, autograd_energy_and_grad(energy_fn, softmax_read, create_graph), policy)
+    )
+    return [s.next_state for s in trace], [s.energy for s in trace]
 
 
 def ebt_loss(
@@ -164,11 +168,7 @@ def ebt_loss(
         mask = torch.cat([mask[: B - n_replay], r_mask])
         start = torch.cat([start[: B - n_replay], r_states])
     steps = rng.randint(recipe.steps_min, recipe.steps_max)
-    alpha = model.alpha
-    if recipe.alpha_jitter > 1.0:  # randomised step size, per position
-        log_j = math.log(recipe.alpha_jitter)
-        u = torch.rand(B, T, 1, generator=gen) * 2 - 1
-        alpha = alpha * torch.exp(u * log_j)
+    alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (B, T, 1), gen)  # per position
     states, energies = ebt_unroll(
         model, ids, start, steps, alpha, recipe.langevin, recipe.detach, True, gen
     )
