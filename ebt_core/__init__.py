@@ -14,7 +14,8 @@ from .image.model import ImageDiT, ImageEBT, ImageModelConfig
 from .landscapes import Landscape, landscape, project_paths
 from .records import ScoreResult, ThinkRun, TokenRecord
 from .text.model import TextEBT, TextModelConfig, Transformer
-from .text.think import predict_next, score, think
+from .text.baseline import predict_next
+from .text.think import score, think
 from .tokenizer import CharTokenizer
 
 __all__ = [

@@ -114,11 +114,12 @@ def jittered_step_size(
     return step_size * torch.exp(u * math.log(jitter))
 
 
-def check_finite(energy: torch.Tensor) -> None:
-    """Raise NonFiniteEnergyError when any energy is NaN or infinite."""
-    if not bool(torch.isfinite(energy).all()):
+def check_finite(values: torch.Tensor, what: str = "energy") -> None:
+    """Raise NonFiniteEnergyError when any of `values` (an energy, or ∂E/∂state) is NaN or
+    infinite."""
+    if not bool(torch.isfinite(values).all()):
         raise NonFiniteEnergyError(
-            "energy is NaN or infinite: lower the step size, or check the checkpoint's weights"
+            f"{what} is NaN or infinite: lower the step size, or check the checkpoint's weights"
         )
 
 
@@ -176,7 +177,7 @@ def descend(
 
     Yields steps + 1 Steps (index 0..steps) when `policy.evaluate_final`, else `steps` Steps
     whose `next_state` carries the descent on; fewer when the tolerance stops it early.
-    Raises NonFiniteEnergyError as soon as an energy is NaN or infinite.
+    Raises NonFiniteEnergyError as soon as an energy or its gradient is NaN or infinite.
     """
     state, previous = start, None
     last = policy.steps if policy.evaluate_final else policy.steps - 1
@@ -186,6 +187,7 @@ def descend(
             state = state.detach()
         energy, grad = energy_and_grad(state, index)
         check_finite(energy)
+        check_finite(grad, "∂E/∂state")  # a finite energy can still have an overflowing slope
         step = Step(index, state, energy, grad)
         # 2. accept-lower-only: undo the update for candidates whose energy rose
         if policy.accept_lower_only and previous is not None:

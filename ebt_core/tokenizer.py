@@ -12,6 +12,14 @@ import torch
 MAX_SHOWN = 10  # unknown characters listed in an error message
 
 
+def check_text(field: str, value) -> None:
+    """A prompt, answer or context must be a non-empty string."""
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be a non-empty string, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{field} must be a non-empty string, got ''")
+
+
 def _show(ch: str) -> str:
     return f"{ch!r} (U+{ord(ch):04X})"
 

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from ebt_core.descent import autograd_energy_and_grad, softmax_read
-from ebt_core.text.fast_energy import energy_and_grad
-from ebt_core.text.think import fast_energy_and_grad
+from ebt_core.text.fast_energy import energy_and_grad, fast_energy_and_grad
 
 from .conftest import tiny_ebt
 

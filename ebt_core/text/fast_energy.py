@@ -1,5 +1,7 @@
 """Inference fast path: energy and ∂E/∂p of N candidates at one position, gradient by hand.
 
+`fast_energy_and_grad(model, cache)` is the descent's `energy_and_grad` for `think(cache="kv")`.
+
 Thinking evaluates the energy of a single candidate position against a cached prefix, many
 times. On a CPU that work is tiny and autograd's per-operation bookkeeping dominates, so this
 module runs the candidate stream forward and backward with plain tensor operations (no graph),
@@ -14,6 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..descent import EnergyAndGrad, softmax_read
 from ..layers import rope_table
 from .model import PROB_FLOOR, KVCache, TextEBT, neg_entropy
 
@@ -41,14 +44,29 @@ def energy_and_grad(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """probs (N, V) after the cached context (batch 1) → energies (N,), ∂E/∂probs (N, V)."""
     cfg = model.config
-    N, H, hd = probs.shape[0], cfg.n_head, cfg.d_model // cfg.n_head
-    scale = 1.0 / math.sqrt(hd)
-    cos, sin = rope_table(torch.tensor([cache.length]), hd, cfg.rope_base)  # (1, hd/2)
+    rope = rope_table(torch.tensor([cache.length]), cfg.d_model // cfg.n_head, cfg.rope_base)
     h = probs @ model.candidate_proj.weight.t()  # (N, D)
     if model.step_emb is not None:
         h = h + model.step_emb.weight[min(step, model.step_emb.num_embeddings - 1)]
+    h, saved = _forward(model, cache, h, rope)
+    f, nf = _norm(h, model.norm_f.weight, model.norm_f.eps)
+    energy = (f @ model.energy_head.weight.t()).squeeze(-1)  # (N,)
+    dh = _backward(model, saved, _norm_back(nf, model.energy_head.weight.expand(len(h), -1)), rope)
+    grad = dh @ model.candidate_proj.weight  # (N, V)
+    if cfg.entropy_weight:  # + τ·Σ p log p; its gradient log p + 1 (log p + 0 below the floor)
+        log_p = probs.clamp_min(PROB_FLOOR).log()
+        energy = energy + cfg.entropy_weight * neg_entropy(probs)
+        grad = grad + cfg.entropy_weight * (log_p + (probs >= PROB_FLOOR).to(probs.dtype))
+    return energy, grad
+
+
+def _forward(model: TextEBT, cache: KVCache, h: torch.Tensor, rope) -> tuple[torch.Tensor, list]:
+    """The candidate stream h (N, D) through every block, keeping what the backward needs."""
+    cos, sin = rope  # (1, hd/2)
+    N, H = h.shape[0], model.config.n_head
+    hd = h.shape[1] // H
+    scale = 1.0 / math.sqrt(hd)
     saved = []
-    # 1. forward through the candidate stream, keeping what the backward pass needs
     for block, kv in zip(model.blocks, cache.layers):
         K, Vv = kv.k[0], kv.v[0]  # (H, T, hd)
         a, n1 = _norm(h, block.norm1.weight, block.norm1.eps)
@@ -64,10 +82,15 @@ def energy_and_grad(
         act = F.silu(gate)
         h = h + (act * up) @ block.mlp.down.weight.t()
         saved.append((K, Vv, n1, q, k, v, w, n2, gate, up, act))
-    f, nf = _norm(h, model.norm_f.weight, model.norm_f.eps)
-    energy = (f @ model.energy_head.weight.t()).squeeze(-1)  # (N,)
-    # 2. backward: dE/dh, layer by layer in reverse
-    dh = _norm_back(nf, model.energy_head.weight.expand(N, -1))
+    return h, saved
+
+
+def _backward(model: TextEBT, saved: list, dh: torch.Tensor, rope) -> torch.Tensor:
+    """dE/dh (N, D) at the top of the stream → dE/dh at its bottom, block by block in reverse."""
+    cos, sin = rope
+    N, H = dh.shape[0], model.config.n_head
+    hd = dh.shape[1] // H
+    scale = 1.0 / math.sqrt(hd)
     for block, (K, Vv, n1, q, k, v, w, n2, gate, up, act) in zip(
         reversed(model.blocks), reversed(saved)
     ):
@@ -85,9 +108,16 @@ def energy_and_grad(
         dq, dk = _rotate(dq, cos, sin, -1.0), _rotate(dk, cos, sin, -1.0)
         dqkv = torch.stack([dq, dk, dv], dim=1).transpose(0, 2).reshape(N, -1)  # (N, 3D)
         dh = dh + _norm_back(n1, dqkv @ block.attn.qkv.weight)
-    grad = dh @ model.candidate_proj.weight
-    if cfg.entropy_weight:  # + τ·Σ p log p; its gradient log p + 1 (log p + 0 below the floor)
-        log_p = probs.clamp_min(PROB_FLOOR).log()
-        energy = energy + cfg.entropy_weight * neg_entropy(probs)
-        grad = grad + cfg.entropy_weight * (log_p + (probs >= PROB_FLOOR).to(probs.dtype))
-    return energy, grad
+    return dh
+
+
+def fast_energy_and_grad(model: TextEBT, cache: KVCache) -> EnergyAndGrad:
+    """The descent's `energy_and_grad` for the next character, by the hand-written backward
+    above, with ∂E/∂state by the chain rule through softmax: ∂E/∂z = p ⊙ (∂E/∂p − ⟨p, ∂E/∂p⟩)."""
+
+    def state_energy_and_grad(state: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        p = softmax_read(state)  # (N, V)
+        energy, grad_p = energy_and_grad(model, cache, p, step)
+        return energy, p * (grad_p - (p * grad_p).sum(-1, keepdim=True))
+
+    return state_energy_and_grad

@@ -14,22 +14,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..config import ThinkConfig
+from ..config import ThinkConfig, _check_int
 from ..descent import (
     DescentPolicy,
-    EnergyAndGrad,
     autograd_energy_and_grad,
+    check_finite,
     descend,
     frozen,
     resolve_step_size,
     softmax_read,
 )
 from ..records import ScoreResult, ThinkRun, TokenRecord
-from ..tokenizer import CharTokenizer
-from . import fast_energy
-from .model import KVCache, TextEBT, Transformer
+from ..tokenizer import CharTokenizer, check_text
+from .fast_energy import fast_energy_and_grad
+from .model import KVCache, TextEBT
 
 MAX_NEW_TOKENS = 512
+CACHE_MODES = ("kv", "prefix", "none")
 
 
 def _require_ebt(model) -> TextEBT:
@@ -39,20 +40,15 @@ def _require_ebt(model) -> TextEBT:
     return model
 
 
-def _check_text(name: str, value) -> None:
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a non-empty string, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{name} must be a non-empty string, got ''")
-
-
-def _check_config(config) -> None:
+def _think_config(model: TextEBT, config) -> ThinkConfig:
+    """The caller's ThinkConfig, or (None) the checkpoint's default."""
     if config is not None and not isinstance(config, ThinkConfig):
         raise ValueError(f"config must be a ThinkConfig or None, got {type(config).__name__}")
+    return config if config is not None else getattr(model, "think_defaults", ThinkConfig())
 
 
 def _check_prompt(model: TextEBT, prompt: str, new_tokens: int) -> torch.Tensor:
-    _check_text("prompt", prompt)
+    check_text("prompt", prompt)
     total = len(prompt) + new_tokens
     if total > model.config.max_context:
         raise ValueError(
@@ -60,9 +56,6 @@ def _check_prompt(model: TextEBT, prompt: str, new_tokens: int) -> torch.Tensor:
             f"exceeds the model's context of {model.config.max_context} characters"
         )
     return CharTokenizer(model.config.vocab).encode_tensor(prompt, "prompt")
-
-
-CACHE_MODES = ("kv", "prefix", "none")
 
 
 def _energy_fn(model: TextEBT, cache: KVCache, ids: torch.Tensor, mode: str):
@@ -82,21 +75,9 @@ def _energy_fn(model: TextEBT, cache: KVCache, ids: torch.Tensor, mode: str):
     return full_forward
 
 
-def fast_energy_and_grad(model: TextEBT, cache: KVCache) -> EnergyAndGrad:
-    """The hand-written backward for one position against the cache (same numbers as autograd,
-    no autograd overhead), with ∂E/∂state by the chain rule through softmax:
-    ∂E/∂z = p ⊙ (∂E/∂p − ⟨p, ∂E/∂p⟩)."""
-
-    def energy_and_grad(state: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        p = softmax_read(state)
-        energy, grad_p = fast_energy.energy_and_grad(model, cache, p, step)
-        return energy, p * (grad_p - (p * grad_p).sum(-1, keepdim=True))
-
-    return energy_and_grad
-
-
 def energy_and_grad_for(model: TextEBT, cache: KVCache, ids: torch.Tensor, mode: str):
-    """The descent's `energy_and_grad` for the next character after ids (1, T)."""
+    """The descent's `energy_and_grad` for the next character after ids (1, T): the
+    hand-written fast path for "kv", autograd for "prefix" and "none"."""
     if mode == "kv":
         return fast_energy_and_grad(model, cache)
     return autograd_energy_and_grad(_energy_fn(model, cache, ids, mode), softmax_read)
@@ -110,13 +91,21 @@ def _descend(model, cache, ids, cfg: ThinkConfig, alpha: float, gen, mode: str):
     policy = DescentPolicy(
         cfg.steps, alpha, cfg.langevin, cfg.accept_lower_only, cfg.tolerance, generator=gen
     )
-    steps = list(descend(start, energy_and_grad_for(model, cache, ids, mode), policy))
+    with frozen(model):
+        steps = list(descend(start, energy_and_grad_for(model, cache, ids, mode), policy))
     return (
         torch.stack([s.state for s in steps], 1).numpy(),  # (N, S+1, V)
         torch.stack([s.energy for s in steps], 1).numpy(),  # (N, S+1)
         torch.stack([s.grad.norm(dim=-1) for s in steps], 1).numpy(),  # (N, S+1)
         len(steps) - 1,
     )
+
+
+def _append(model: TextEBT, ids: torch.Tensor, cache: KVCache, token: int):
+    """The context grown by one character: ids (1, T+1) and its cache, extended incrementally."""
+    next_id = torch.tensor([[token]])
+    with torch.no_grad():
+        return torch.cat([ids, next_id], dim=1), model.prefix(next_id, past=cache)
 
 
 def _select(energies: np.ndarray, rule: str) -> int:
@@ -136,20 +125,13 @@ def think(
 
     config: None uses the checkpoint's default ThinkConfig (`model.think_defaults`).
     cache: "kv" (default), or "prefix" / "none" to recompute without the cache (benchmarks).
+    Raises NonFiniteEnergyError (a ValueError) if an energy comes out NaN or infinite.
     """
     if cache not in CACHE_MODES:
         raise ValueError(f"cache must be one of {CACHE_MODES}, got {cache!r}")
     model = _require_ebt(model)
-    _check_config(config)
-    cfg = config if config is not None else getattr(model, "think_defaults", ThinkConfig())
-    if (
-        isinstance(max_new_tokens, bool)
-        or not isinstance(max_new_tokens, int)
-        or not (1 <= max_new_tokens <= MAX_NEW_TOKENS)
-    ):
-        raise ValueError(
-            f"max_new_tokens must be an integer in [1, {MAX_NEW_TOKENS}], got {max_new_tokens!r}"
-        )
+    cfg = _think_config(model, config)
+    _check_int("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
     ids = _check_prompt(model, prompt, max_new_tokens)  # (1, T)
     vocab = model.config.vocab
     alpha = resolve_step_size(cfg.step_size, model)
@@ -158,17 +140,13 @@ def think(
     with frozen(model), torch.no_grad():
         kv = model.prefix(ids)
     for position in range(max_new_tokens):
-        with frozen(model):
-            states, energies, grad_norms, used = _descend(model, kv, ids, cfg, alpha, gen, cache)
+        states, energies, grad_norms, used = _descend(model, kv, ids, cfg, alpha, gen, cache)
         chosen = _select(energies, cfg.select)
         token = int(np.argmax(states[chosen, -1]))
         records.append(
             TokenRecord(vocab[token], energies, states, grad_norms, chosen, used, position, vocab)
         )
-        next_id = torch.tensor([[token]])
-        ids = torch.cat([ids, next_id], dim=1)
-        with torch.no_grad():
-            kv = model.prefix(next_id, past=kv)
+        ids, kv = _append(model, ids, kv, token)
     text = "".join(r.char for r in records)
     return ThinkRun(
         prompt, text, records, cfg, float(alpha), vocab, getattr(model, "checkpoint_name", "")
@@ -179,7 +157,9 @@ def vocab_energies(model: TextEBT, cache: KVCache) -> torch.Tensor:
     """Energy of every one-hot candidate (each character of the vocabulary) → (V,)."""
     eye = torch.eye(model.config.vocab_size).unsqueeze(1)  # (V, 1, V)
     with torch.no_grad():
-        return model.energy(cache, eye).squeeze(1)
+        energies = model.energy(cache, eye).squeeze(1)
+    check_finite(energies)
+    return energies
 
 
 def score(
@@ -190,11 +170,11 @@ def score(
     Each answer character is scored as a one-hot candidate after prompt + the answer's earlier
     characters, ranked among all characters of the vocabulary and among the final energies of
     the model's own N descents at that position (config: None = the checkpoint's defaults).
+    Raises NonFiniteEnergyError (a ValueError) if an energy comes out NaN or infinite.
     """
     model = _require_ebt(model)
-    _check_text("answer", answer)
-    _check_config(config)
-    cfg = config if config is not None else getattr(model, "think_defaults", ThinkConfig())
+    check_text("answer", answer)
+    cfg = _think_config(model, config)
     ids = _check_prompt(model, prompt, len(answer))
     answer_ids = CharTokenizer(model.config.vocab).encode(answer, "answer")
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -206,13 +186,9 @@ def score(
         all_e = vocab_energies(model, cache)  # (V,)
         energies.append(float(all_e[token]))
         vocab_rank.append(int((all_e < all_e[token]).sum()))
-        with frozen(model):
-            _, e, _, _ = _descend(model, cache, ids, cfg, alpha, gen, "kv")
+        _, e, _, _ = _descend(model, cache, ids, cfg, alpha, gen, "kv")
         sample_energies.append(e[:, -1])
-        next_id = torch.tensor([[token]])
-        ids = torch.cat([ids, next_id], dim=1)
-        with torch.no_grad():
-            cache = model.prefix(next_id, past=cache)
+        ids, cache = _append(model, ids, cache, token)
     energies_np = np.asarray(energies, dtype=np.float32)
     sample_np = np.stack(sample_energies).astype(np.float32)  # (len(answer), N)
     return ScoreResult(
@@ -223,19 +199,3 @@ def score(
         sample_np,
         (sample_np < energies_np[:, None]).sum(axis=1),
     )
-
-
-def predict_next(model: Transformer, context: str, k: int = 5) -> list[tuple[str, float]]:
-    """Top-k (char, prob) of a Transformer++ baseline for the character after `context`."""
-    if not isinstance(model, Transformer):
-        raise ValueError("predict_next needs a Transformer++ checkpoint (kind 'transformer')")
-    _check_text("context", context)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= model.config.vocab_size:
-        raise ValueError(f"k must be an integer in [1, {model.config.vocab_size}], got {k!r}")
-    if len(context) > model.config.max_context:
-        raise ValueError(f"context exceeds the model's {model.config.max_context} characters")
-    ids = CharTokenizer(model.config.vocab).encode_tensor(context, "context")
-    with torch.no_grad():
-        probs = model.next_logits(model.prefix(ids))[0].softmax(-1)
-    top = torch.topk(probs, min(k, probs.numel()))
-    return [(model.config.vocab[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
