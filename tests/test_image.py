@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import ebt_core as ebt
-from ebt_core.image.denoise import ddim_timesteps, descent_trajectory
+from ebt_core.image.ddim import ddim_timesteps
+from ebt_core.image.denoise import descent_trajectory
 from ebt_core.image.model import level_to_timestep, noise_schedule
 from ebt_core.image.tiles import blend_tiles, split_tiles
 

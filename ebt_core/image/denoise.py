@@ -10,10 +10,11 @@ t = 1000ℓ − 1 on the model's linear schedule. So noise=0.1 is the paper's in
 out-of-distribution level (std 0.584 / 0.29). noise=0 means the input is already noisy: it is
 used as the start as is, PSNR is not reported, and the DiT assumes it sits at `input_level`.
 
-The image is cut into overlapping crop×crop tiles (image_tiles.py), all tiles are processed in
+The image is cut into overlapping crop×crop tiles (image/tiles.py), all tiles are processed in
 batches, and every frame is blended back at the input's size. EBT: the noisy tiles are the
-start of the descent (ebt_core.descent with identity_read); each frame is the state before a
-step, plus the final state. DiT: DDIM (η = 0) from t down to 0; frames are x_t after each pass.
+start of the descent (`ebt_core.descent.descend` on the image energy); each frame is the state
+before a step, plus the final state. DiT: DDIM (η = 0, image/ddim.py) from t down to 0; frames
+are x_t after each pass.
 """
 
 from __future__ import annotations
@@ -36,13 +37,13 @@ from ..descent import (
     resolve_step_size,
 )
 from .data import add_noise, psnr
+from .ddim import ddim_trajectory
 from .io import ImageInput, data_url_to_frame, frame_to_data_url, read_image
 from .model import ImageDiT, ImageEBT, level_to_timestep
-from .tiles import blend_tiles, split_tiles
+from .tiles import blend_tiles, split_tiles, tile_batches
 
 MAX_DENOISE_STEPS = 1000
 DEFAULT_EBT_STEPS = 2  # the paper's test-time setting (1 step in training)
-TILE_BATCH = 64  # tiles per network call: bounds memory on large images
 
 
 @dataclass(frozen=True)
@@ -140,16 +141,12 @@ class DenoiseResult:
         )
 
 
-def _chunks(n: int) -> list[slice]:
-    return [slice(i, min(n, i + TILE_BATCH)) for i in range(0, n, TILE_BATCH)]
-
-
 def tile_energy_and_grad(model: ImageEBT) -> EnergyAndGrad:
     """The image EBT's energy and gradient over tiles (n, C, crop, crop), in bounded batches."""
     one = autograd_energy_and_grad(lambda x, _: model.energy(x))
 
     def energy_and_grad(state: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        parts = [one(state[s], index) for s in _chunks(len(state))]
+        parts = [one(state[s], index) for s in tile_batches(len(state))]
         return torch.cat([e for e, _ in parts]), torch.cat([g for _, g in parts])
 
     return energy_and_grad
@@ -167,29 +164,6 @@ def descent_trajectory(
     policy = DescentPolicy(steps, step_size, langevin, generator=generator)
     for step in descend(start, tile_energy_and_grad(model), policy):
         yield step.state, step.energy
-
-
-def ddim_timesteps(t: int, passes: int) -> list[int]:
-    """The timesteps a DDIM run visits from t: all of t..0 if passes ≥ t+1, else evenly spaced."""
-    if passes >= t + 1:
-        return list(range(t, -1, -1))
-    return sorted({int(round(x)) for x in np.linspace(t, 0, passes)}, reverse=True)
-
-
-@torch.no_grad()
-def ddim_trajectory(model: ImageDiT, noisy: torch.Tensor, t: int, passes: int) -> Iterator:
-    """Yield x (n, C, crop, crop) at the start and after each DDIM pass (η = 0); last = x_0."""
-    abar, taus = model.alphas_cumprod, ddim_timesteps(t, passes)
-    state = noisy
-    yield state
-    for i, tau in enumerate(taus):
-        a = abar[tau]
-        a_next = abar[taus[i + 1]] if i + 1 < len(taus) else torch.ones((), device=abar.device)
-        steps = torch.full((len(state),), tau, dtype=torch.long, device=state.device)
-        eps = torch.cat([model(state[s], steps[s]) for s in _chunks(len(state))])
-        x0 = ((state - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
-        state = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
-        yield state
 
 
 def _check(model, config: DenoiseConfig, channels: int) -> None:
@@ -224,10 +198,24 @@ def _trajectory(model, tiles: torch.Tensor, config: DenoiseConfig, t: int, gen) 
             yield state, None
 
 
+def _noisy_start(model, clean: torch.Tensor, config: DenoiseConfig, gen) -> tuple:
+    """The clean input (C, H, W) in [-1, 1] noised to the level (or taken as is, noise = 0)
+    → (start (C, H, W), level, timestep)."""
+    level = config.noise if config.noise > 0 else config.input_level
+    t = level_to_timestep(level, model.config.timesteps)
+    if config.noise == 0:
+        return clean, level, t
+    noisy, _ = add_noise(clean[None], model.alphas_cumprod[t], gen)
+    return noisy[0], level, t
+
+
 def denoise(
     model: ImageEBT | ImageDiT, image, config: DenoiseConfig | None = None
 ) -> DenoiseResult:
-    """Noise `image` to level `config.noise` (unless 0), then denoise it. See DenoiseResult."""
+    """Noise `image` to level `config.noise` (unless 0), then denoise it. See DenoiseResult.
+
+    Raises NonFiniteEnergyError (a ValueError) if an EBT energy comes out NaN or infinite.
+    """
     if config is None:  # the checkpoint's defaults, if its recipe has them
         config = DenoiseConfig.from_dict(getattr(model, "recipe", {}).get("denoise", {}))
     source: ImageInput = read_image(image)
@@ -235,12 +223,7 @@ def denoise(
     # 1. the start: the clean input in [-1, 1] units, noised to the level (or taken as is)
     gen = torch.Generator().manual_seed(config.seed)
     clean = torch.from_numpy(source.colour).permute(2, 0, 1) * 2 - 1  # (C, H, W)
-    level = config.noise if config.noise > 0 else config.input_level
-    t = level_to_timestep(level, model.config.timesteps)
-    start = clean
-    if config.noise > 0:
-        noisy, _ = add_noise(clean[None], model.alphas_cumprod[t], gen)
-        start = noisy[0]  # (C, H, W)
+    start, level, t = _noisy_start(model, clean, config, gen)
     # 2. overlapping tiles, replicated to the model's channels (grey → RGB)
     grey_in_rgb_model = clean.shape[0] == 1 and model.config.channels == 3
     tiles, grid = split_tiles(

@@ -76,48 +76,15 @@ def open_image(source, max_side: int | None = None) -> OpenedImage:
     Raises ValueError saying what was wrong: missing, empty, not an image, truncated,
     or more than MAX_PIXELS pixels.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     name = _describe(source)
-    if isinstance(source, (bytes, bytearray)):
-        if not source:
-            raise ValueError(f"{name} is empty (0 bytes)")
-        source = io.BytesIO(source)
-    elif isinstance(source, (str, os.PathLike)):
-        if not os.path.isfile(source):
-            raise ValueError(f"{name} does not exist or is not a file")
-        if os.path.getsize(source) == 0:
-            raise ValueError(f"{name} is empty (0 bytes)")
-    elif not hasattr(source, "read"):
-        raise ValueError(
-            f"image must be a path, bytes, a file object, a PIL image or a numpy array, "
-            f"got {type(source).__name__}"
-        )
+    source = _readable(source, name)
     with warnings.catch_warnings():
         # PIL only warns between MAX_IMAGE_PIXELS and twice that: make every bomb an error
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(source)  # reads the header only
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise ValueError(
-                    f"{name} declares {width}×{height} = {width * height:,} pixels; at most "
-                    f"{MAX_PIXELS:,} are decoded (possible decompression bomb)"
-                )
-            notes = []
-            frames = getattr(image, "n_frames", 1)
-            if frames > 1:
-                image.seek(0)
-                notes.append(f"animated image: using the first of its {frames} frames")
-            if max_side is not None and image.format == "JPEG":
-                image.draft(image.mode, (max_side, max_side))  # decode at 1/2, 1/4 or 1/8
-            image.load()
-            original = (height, width)
-            if _orientation(image) != 1:
-                if _orientation(image) >= 5:  # 5..8 turn the image by 90°
-                    original = (width, height)
-                image = ImageOps.exif_transpose(image)
-                notes.append("EXIF orientation applied")
+            return _decode(Image.open(source), name, max_side)  # open reads the header only
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise ValueError(f"{name} is too large to decode safely: {err}") from err
         except UnidentifiedImageError as err:
@@ -127,6 +94,52 @@ def open_image(source, max_side: int | None = None) -> OpenedImage:
             ) from err
         except (OSError, SyntaxError, EOFError) as err:  # PIL's errors for broken data
             raise ValueError(f"{name} is truncated or corrupted: {err}") from err
+
+
+def _readable(source, name: str):
+    """A path, bytes or file object → something PIL can open; refuses missing/empty input."""
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ValueError(f"{name} is empty (0 bytes)")
+        return io.BytesIO(source)
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.isfile(source):
+            raise ValueError(f"{name} does not exist or is not a file")
+        if os.path.getsize(source) == 0:
+            raise ValueError(f"{name} is empty (0 bytes)")
+        return source
+    if not hasattr(source, "read"):
+        raise ValueError(
+            f"image must be a path, bytes, a file object, a PIL image or a numpy array, "
+            f"got {type(source).__name__}"
+        )
+    return source
+
+
+def _decode(image, name: str, max_side: int | None) -> OpenedImage:
+    """Check the header's size, then decode the (first) frame and apply the EXIF orientation."""
+    from PIL import ImageOps
+
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ValueError(
+            f"{name} declares {width}×{height} = {width * height:,} pixels; at most "
+            f"{MAX_PIXELS:,} are decoded (possible decompression bomb)"
+        )
+    notes = []
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        image.seek(0)
+        notes.append(f"animated image: using the first of its {frames} frames")
+    if max_side is not None and image.format == "JPEG":
+        image.draft(image.mode, (max_side, max_side))  # decode at 1/2, 1/4 or 1/8
+    image.load()
+    original = (height, width)
+    if _orientation(image) != 1:
+        if _orientation(image) >= 5:  # 5..8 turn the image by 90°
+            original = (width, height)
+        image = ImageOps.exif_transpose(image)
+        notes.append("EXIF orientation applied")
     return OpenedImage(image, notes, original)
 
 

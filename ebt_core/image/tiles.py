@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+TILE_BATCH = 64  # tiles per network call: bounds memory on large images
+
 
 @dataclass(frozen=True)
 class TileGrid:
@@ -77,3 +79,8 @@ def blend_tiles(tiles: torch.Tensor, grid: TileGrid) -> torch.Tensor:
         norm[:, y : y + crop, x : x + crop] += weight
     H, W = grid.size
     return (total / norm)[:, :H, :W]
+
+
+def tile_batches(n: int, size: int = TILE_BATCH) -> list[slice]:
+    """Slices cutting n tiles into batches of at most `size` (one network call each)."""
+    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
