@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import pytest
 
@@ -13,13 +12,8 @@ NAN, INF = math.nan, math.inf
 
 # ---- command-line tools: one "error: ..." line and exit status 2, never a traceback ----------
 def _cli_cases(tmp_path):
-    sys.path.insert(0, str(ROOT_DIR / "train"))
-
-    import train_image  # noqa: PLC0415
-    import train_text  # noqa: PLC0415
-
-    from ebt_core.study import bench  # noqa: PLC0415
-    from ebt_core.study import run as evaluate  # noqa: PLC0415
+    from ebt_core.study import bench, run  # noqa: PLC0415
+    from train import train_image, train_text  # noqa: PLC0415
 
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("{not json")
@@ -38,11 +32,8 @@ def _cli_cases(tmp_path):
         (train_image.train, [str(unknown)], "unknown key(s)"),
         (bench.main, ["--checkpoint", "../../etc"], "checkpoint"),
         (bench.main, ["--new-tokens", "0"], "max_new_tokens"),
-        (evaluate.main, ["--rows", "0", "--out", str(tmp_path / "report")], "rows"),
+        (run.main, ["--rows", "0", "--out", str(tmp_path / "report")], "rows"),
     ]
-
-
-ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
 def test_command_line_tools_answer_bad_input_with_one_clear_line(tmp_path, capsys):

@@ -1,5 +1,6 @@
-"""Training smoke tests: each text model type trains a few iterations and reloads; torchrun
-data-parallel training with 2 gloo processes on CPU."""
+"""Training smoke tests: each text model type trains a few iterations and reloads; an
+interrupted run resumes; torchrun data-parallel training (text and image) with 2 gloo processes
+on CPU; every shipped recipe and every shipped checkpoint's saved recipe parses."""
 
 import json
 import os
@@ -11,12 +12,12 @@ import pytest
 import torch
 
 import ebt_core as ebt
+from ebt_core.image.training import ImageRecipe
+from ebt_core.recipe import Recipe, lr_at
 from ebt_core.text import training as obj
+from train import common, train_image, train_text
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "train"))
-
-import train_text  # noqa: E402
 
 TINY_MODEL = {"n_layer": 1, "n_head": 2, "d_model": 16, "step_size": 5.0, "start_std": 0.1}
 
@@ -124,19 +125,18 @@ def test_warm_start_copies_the_transformer_stack_into_the_ebt(tmp_path):
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     recipe = str(_recipe(tmp_path, "text-ebt", iters=4))
     straight = train_text.train([recipe, "--out", str(tmp_path / "straight"), "--quiet"])
-    original = train_text.obj.lr_at
 
     def crash_at_3(it, r):
         if it == 3:
             raise KeyboardInterrupt
-        return original(it, r)
+        return lr_at(it, r)
 
     out = tmp_path / "interrupted"
-    monkeypatch.setattr(train_text.obj, "lr_at", crash_at_3)
+    monkeypatch.setattr(common, "lr_at", crash_at_3)
     with pytest.raises(KeyboardInterrupt):
         train_text.train([recipe, "--out", str(out), "--quiet"])
     assert (out / ".resume" / "state.json").is_file()
-    monkeypatch.setattr(train_text.obj, "lr_at", original)
+    monkeypatch.setattr(common, "lr_at", lr_at)
     train_text.train([recipe, "--out", str(out), "--quiet"])  # same command resumes
     assert [r["iter"] for r in ebt.read_metrics(out)] == [2, 4]
     a, b = ebt.load(straight), ebt.load(out)
@@ -144,25 +144,11 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
         assert (x == y).all(), name
 
 
-@pytest.mark.slow
-def test_torchrun_two_processes_gloo(tmp_path):
-    recipe = _recipe(tmp_path, "text-ebt")
-    out = tmp_path / "ddp"
+def _torchrun(script: str, recipe: Path, out: Path, port: int) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29533",
-        str(ROOT / "train" / "train_text.py"),
-        str(recipe),
-        "--out",
-        str(out),
-        "--quiet",
-    ]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", str(port), str(ROOT / "train" / script), str(recipe),
+           "--out", str(out), "--quiet"]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
     config = json.loads((out / "config.json").read_text())
@@ -170,16 +156,105 @@ def test_torchrun_two_processes_gloo(tmp_path):
     ebt.load(out)
 
 
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo(tmp_path):
+    _torchrun("train_text.py", _recipe(tmp_path, "text-ebt"), tmp_path / "ddp", 29533)
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo_image(tmp_path):
+    recipe = tmp_path / "tiny-image-ebt.json"
+    model = {"crop": 16, "patch": 4, "n_layer": 1, "n_head": 2, "d_model": 32, "step_size": 10.0}
+    recipe.write_text(json.dumps({"kind": "image-ebt", "model": model, "batch": 4, "iters": 2,
+                                  "warmup": 1, "eval_every": 2, "eval_batch": 4}))  # fmt: skip
+    _torchrun("train_image.py", recipe, tmp_path / "ddp-image", 29534)
+    assert [r["iter"] for r in ebt.read_metrics(tmp_path / "ddp-image")] == [2]
+
+
+def test_image_training_takes_the_distributed_path_in_a_world_of_one(tmp_path, monkeypatch):
+    """torchrun with one process: setup() joins a gloo group of size 1 only when WORLD_SIZE > 1,
+    so a world of 1 is the plain path; the gradient averaging is skipped, the result saved."""
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    recipe = tmp_path / "tiny-image-dit.json"
+    model = {"crop": 16, "patch": 4, "n_layer": 1, "n_head": 2, "d_model": 32}
+    recipe.write_text(json.dumps({"kind": "image-dit", "model": model, "batch": 2, "iters": 1,
+                                  "warmup": 1, "eval_every": 1, "eval_batch": 2}))  # fmt: skip
+    out = train_image.train([str(recipe), "--out", str(tmp_path / "one"), "--quiet"])
+    assert ebt.load(out).recipe["world_size"] == 1
+
+
 def test_every_shipped_recipe_parses_and_names_its_checkpoint_kind():
     recipes = sorted((ROOT / "train" / "recipes").glob("*.json"))
-    assert len(recipes) >= 6
+    assert len(recipes) >= 8
     for path in recipes:
-        if json.loads(path.read_text())["kind"].startswith("image"):
-            continue  # image recipes: train_image.py's own loader, smoke-tested in test_image
-        name, recipe = train_text.load_recipe(train_text.parse_args([str(path)]))
-        assert name == path.stem and recipe.kind in ("text-ebt", "transformer")
+        script = train_image if path.stem.startswith("image") else train_text
+        name, recipe = script.load_recipe(script.parse_args([str(path)]))
+        assert name == path.stem and recipe.kind in type(recipe).KINDS
         if (ROOT / "checkpoints" / name).is_dir():  # a shipped checkpoint of the same kind
             assert ebt.load(name).config.kind == recipe.kind
+
+
+def test_every_shipped_checkpoint_saved_recipe_parses():
+    """A checkpoint's config.json keeps the recipe it was trained with (plus the run's name,
+    world size and text file): it parses back into the same recipe class."""
+    checkpoints = sorted(p.parent for p in (ROOT / "checkpoints").glob("*/config.json"))
+    assert checkpoints
+    for path in checkpoints:
+        saved = ebt.load(path).recipe
+        cls = ImageRecipe if saved["kind"].startswith("image") else obj.TextRecipe
+        recipe = cls.from_checkpoint(saved)
+        assert recipe.kind == saved["kind"] and recipe.iters == saved["iters"]
+        assert list(recipe.eval_steps) == saved["eval_steps"]
+
+
+@pytest.mark.parametrize(
+    "cls, values, field",
+    [
+        (obj.TextRecipe, {"batch": 0}, "batch"),
+        (ImageRecipe, {"iters": 0}, "iters"),
+        (obj.TextRecipe, {"eval_every": 0}, "eval_every"),
+        (ImageRecipe, {"steps_min": 3, "steps_max": 2}, "steps_max"),
+        (obj.TextRecipe, {"alpha_jitter": 0.5}, "alpha_jitter"),
+        (obj.TextRecipe, {"kind": "image-ebt"}, "kind"),
+        (ImageRecipe, {"kind": "text-ebt"}, "kind"),
+        (obj.TextRecipe, {"length": 0}, "length"),
+        (obj.TextRecipe, {"replay": 1.0}, "replay"),
+        (ImageRecipe, {"train_level": 0.0}, "train_level"),
+    ],
+)
+def test_recipe_validation_names_the_field(cls, values, field):
+    assert issubclass(cls, Recipe)
+    with pytest.raises(ValueError, match=field):
+        cls(**values)
+
+
+def test_recipe_from_dict_lists_unknown_keys_and_rejects_wrong_types():
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['iterations'\]"):
+        obj.TextRecipe.from_dict({"iterations": 5})
+    with pytest.raises(ValueError, match="name"):  # run bookkeeping belongs to checkpoints only
+        ImageRecipe.from_dict({"name": "x"})
+    with pytest.raises(ValueError):
+        obj.TextRecipe.from_dict({"iters": "many"})
+    assert obj.TextRecipe.from_dict({"eval_steps": [1, 3]}).eval_steps == (1, 3)
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_floor():
+    recipe = obj.TextRecipe(lr=1e-2, warmup=4, iters=20, min_lr_ratio=0.1)
+    lrs = [lr_at(it, recipe) for it in range(20)]
+    assert lrs[:4] == pytest.approx([2.5e-3, 5e-3, 7.5e-3, 1e-2])
+    assert all(a + 1e-12 >= b >= 1e-3 for a, b in zip(lrs[3:], lrs[4:]))
+    assert lr_at(recipe.iters, recipe) == pytest.approx(1e-3)
+
+
+def test_optimizer_groups_decay_matrices_only_and_give_alpha_its_own_rate():
+    recipe = obj.TextRecipe(model={"n_layer": 1, "n_head": 2, "d_model": 16})
+    model, optimizer = train_text.build(recipe, "ab", torch.device("cpu"))
+    decay, no_decay, alpha = optimizer.param_groups
+    assert all(p.dim() >= 2 for p in decay["params"]) and decay["weight_decay"] == 0.01
+    assert all(p.dim() < 2 for p in no_decay["params"]) and no_decay["weight_decay"] == 0.0
+    assert alpha["params"] == [model.alpha] and alpha["lr_mult"] == recipe.alpha_lr_mult
+    assert common.set_lr(optimizer, 0, recipe) == lr_at(0, recipe)
+    assert alpha["lr"] == lr_at(0, recipe) * recipe.alpha_lr_mult
 
 
 def test_label_smoothing_is_the_cross_entropy_against_a_smoothed_target():

@@ -20,47 +20,26 @@ from ..descent import (
     frozen,
     jittered_step_size,
 )
+from ..recipe import Recipe
 from .data import ID_LEVEL, OOD_LEVEL, add_noise, psnr
 from .denoise import DenoiseConfig, ddim_trajectory, descent_trajectory
 from .model import IMAGE_KINDS, ImageDiT, ImageEBT, level_to_timestep
 
 
 @dataclass(frozen=True)
-class ImageRecipe:
-    """How an image model is trained (saved into the checkpoint's config as `recipe`)."""
+class ImageRecipe(Recipe):
+    """How an image model is trained (saved into the checkpoint's config as `recipe`).
+    Shared fields: `Recipe`; the defaults that differ for images are restated here."""
+
+    KINDS = IMAGE_KINDS
 
     kind: str = "image-ebt"
-    model: dict = field(default_factory=dict)  # ImageModelConfig fields
     denoise: dict = field(default_factory=dict)  # the checkpoint's default DenoiseConfig
-    batch: int = 32
-    iters: int = 1000
-    lr: float = 1e-3
-    min_lr_ratio: float = 0.1
-    warmup: int = 50
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
     alpha_lr_mult: float = 1000.0  # α lives in the thousands: let Adam move it ~1 per step
     train_level: float = ID_LEVEL  # EBT: the level of every training input; DiT: the top level
-    steps_min: int = 1
-    steps_max: int = 2
-    alpha_jitter: float = 1.0  # α × log-uniform[1/j, j] per image (1 = fixed)
-    langevin: float = 0.0
-    detach: bool = True  # cut the graph between unrolled steps
-    eval_every: int = 100
-    eval_batch: int = 48
-    eval_steps: tuple = (1, 2, 4)
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in IMAGE_KINDS:
-            raise ValueError(f"kind must be one of {IMAGE_KINDS}, got {self.kind!r}")
-        for name in ("batch", "iters", "steps_min", "steps_max", "eval_every", "eval_batch"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.steps_max < self.steps_min:
-            raise ValueError("steps_max must be >= steps_min")
-        if self.alpha_jitter < 1.0:
-            raise ValueError(f"alpha_jitter must be >= 1, got {self.alpha_jitter}")
+        super().__post_init__()
         if not 0.0 < self.train_level <= 1.0:
             raise ValueError(f"train_level must be in (0, 1], got {self.train_level}")
         DenoiseConfig.from_dict(self.denoise)  # fail at load time, not after training

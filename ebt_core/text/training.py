@@ -9,7 +9,6 @@ Langevin noise, replay buffer, final-step-only loss, detach between steps.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 
@@ -23,53 +22,40 @@ from ..descent import (
     jittered_step_size,
     softmax_read,
 )
+from ..recipe import Recipe
 from .model import TextEBT, Transformer
 
 
 @dataclass(frozen=True)
-class TextRecipe:
-    """How a text model is trained (saved into the checkpoint's config as `recipe`)."""
+class TextRecipe(Recipe):
+    """How a text model is trained (saved into the checkpoint's config as `recipe`).
+    Shared fields: `Recipe`; the defaults that differ for text are restated here."""
+
+    KINDS = ("text-ebt", "transformer")
 
     corpus: str = "arith"
     kind: str = "text-ebt"
-    model: dict = field(default_factory=dict)  # TextModelConfig fields (vocab comes from data)
     think: dict = field(default_factory=dict)  # default ThinkConfig of the checkpoint
     batch: int = 64
     length: int = 64
     iters: int = 2000
-    lr: float = 1e-3
-    min_lr_ratio: float = 0.1
     warmup: int = 100
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    alpha_lr_mult: float = 3.0
     steps_min: int = 2
-    steps_max: int = 2
-    alpha_jitter: float = 1.0  # α × log-uniform[1/j, j] per position (1 = fixed)
-    langevin: float = 0.0
-    detach: bool = True
+    eval_steps: tuple = (1, 2, 4, 8)
     final_only: bool = False
     label_smoothing: float = 0.0  # EBT loss only: caps the confidence the descent is trained to
     replay: float = 0.0  # fraction of each batch restarted from the replay buffer
     replay_size: int = 512
     eval_every: int = 250
     eval_batch: int = 64
-    eval_steps: tuple = (1, 2, 4, 8)
-    seed: int = 0
     init_from: str = ""  # a text-transformer checkpoint to warm-start the shared stack from
 
     def __post_init__(self) -> None:
-        if self.kind not in ("text-ebt", "transformer"):
-            raise ValueError(f"kind must be 'text-ebt' or 'transformer', got {self.kind!r}")
-        for name in ("batch", "length", "iters", "steps_min", "steps_max"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.steps_max < self.steps_min:
-            raise ValueError("steps_max must be >= steps_min")
+        super().__post_init__()
+        if self.length < 1:
+            raise ValueError(f"length must be >= 1, got {self.length}")
         if not 0.0 <= self.replay < 1.0:
             raise ValueError(f"replay must be in [0, 1), got {self.replay}")
-        if self.alpha_jitter < 1.0:
-            raise ValueError(f"alpha_jitter must be >= 1, got {self.alpha_jitter}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
@@ -83,15 +69,6 @@ def masked_ce(
         logits.transpose(1, 2), targets, reduction="none", label_smoothing=smoothing
     )  # (B, T)
     return (ce * mask).sum() / mask.sum().clamp(min=1)
-
-
-def lr_at(it: int, recipe: TextRecipe) -> float:
-    """Linear warm-up, then cosine to lr × min_lr_ratio."""
-    if it < recipe.warmup:
-        return recipe.lr * (it + 1) / recipe.warmup
-    progress = min(1.0, (it - recipe.warmup) / max(1, recipe.iters - recipe.warmup))
-    floor = recipe.lr * recipe.min_lr_ratio
-    return floor + 0.5 * (recipe.lr - floor) * (1 + math.cos(math.pi * progress))
 
 
 class ReplayBuffer:
