@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import ebt_core as ebt
-from ebt_core.image.ddim import ddim_timesteps
+from ebt_core.image.data import add_noise
+from ebt_core.image.ddim import ddim_step, ddim_timesteps, predict_clean
 from ebt_core.image.denoise import descent_trajectory
 from ebt_core.image.model import level_to_timestep, noise_schedule
 from ebt_core.image.tiles import blend_tiles, split_tiles
@@ -201,6 +202,19 @@ def test_dit_uses_ddim_from_the_input_level():
     assert ddim_timesteps(99, 5)[0] == 99 and ddim_timesteps(99, 5)[-1] == 0
     with pytest.raises(ValueError, match="step_size"):
         ebt.denoise(model, image, ebt.DenoiseConfig(step_size=3.0))
+
+
+def test_ddim_step_with_the_true_noise_moves_along_the_forward_process():
+    """Given the ε that made x_t, x̂_0 is the clean image and a DDIM step lands exactly on
+    the forward process at the next level: √ᾱ' x_0 + √(1−ᾱ') ε."""
+    abar = noise_schedule(ebt.ImageModelConfig(**TINY))
+    gen = torch.Generator().manual_seed(0)
+    clean = torch.rand(2, 3, 8, 8, generator=gen) * 1.8 - 0.9
+    noisy, eps = add_noise(clean, abar[300], gen)
+    torch.testing.assert_close(predict_clean(noisy, eps, abar[300]), clean)
+    after = ddim_step(noisy, eps, abar[300], abar[100])
+    torch.testing.assert_close(after, abar[100].sqrt() * clean + (1 - abar[100]).sqrt() * eps)
+    torch.testing.assert_close(ddim_step(noisy, eps, abar[300], torch.tensor(1.0)), clean)
 
 
 @pytest.mark.parametrize("kind", ["image-ebt", "image-dit"])
