@@ -7,8 +7,8 @@ Every kind of EBT (text, image, and any new one) plugs in an `energy_and_grad(st
 function returning (energy (*batch), ∂E/∂state); `autograd_energy_and_grad` builds one from an
 energy function, and the text EBT's hand-written fast path is another. The loop owns the rest:
 the update rule, Langevin noise, accept-lower-only, early stopping on a tolerance, and the
-check that every energy is finite. Training (with `create_graph=True`, so the loss can
-backpropagate through ∇E) and inference use the same loop.
+check that every energy is finite. Training (`unroll`: with `create_graph=True`, so the loss
+can backpropagate through ∇E) and inference use the same loop.
 
     candidate = read(state)                 # softmax for text, identity for images
     E         = energy(candidate)
@@ -206,6 +206,32 @@ def descend(
         if step.next_state is None:
             return
         previous, state = step, step.next_state
+
+
+def unroll(
+    start: torch.Tensor,
+    energy_fn: EnergyFn,
+    steps: int,
+    step_size: float | torch.Tensor,
+    langevin: float = 0.0,
+    detach: bool = True,
+    generator: torch.Generator | None = None,
+    read: ReadFn = identity_read,
+    create_graph: bool = True,
+) -> Iterator[Step]:
+    """A training unroll: `steps` updates from `start`, keeping the graph through ∇E so a loss
+    on the states backpropagates into the weights (second order), and no evaluation of the
+    final state. Yields `steps` Steps; each `next_state` is the state after that update."""
+    policy = DescentPolicy(
+        steps,
+        step_size,
+        langevin,
+        evaluate_final=False,
+        detach=detach,
+        create_graph=create_graph,
+        generator=generator,
+    )
+    return descend(start, autograd_energy_and_grad(energy_fn, read, create_graph), policy)
 
 
 @contextmanager

@@ -1,1 +1,2 @@
-"""Image models: the denoising EBT and its DiT baseline, photos, tiles, training and `denoise`."""
+"""Image models: the denoising EBT and its DiT baseline (sampled with `ddim.py`), photos, tiles,
+training and `denoise`."""

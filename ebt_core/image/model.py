@@ -8,7 +8,7 @@ the modulation and what the head reads out (reference §4):
   patch gives patch energies, and the image energy is their mean, shape (B,). The candidate is
   the image itself; denoising = gradient descent on the energy from the noisy image.
 - ImageDiT: the modulation comes from a sinusoidal timestep embedding; a per-patch linear head
-  predicts the noise ε. Sampled with DDIM (see denoise.py).
+  predicts the noise ε. Sampled with DDIM (see image/ddim.py).
 
 Heads and modulations are zero-initialised, so E ≡ 0 (and ε̂ ≡ 0) at init. Attention is written
 with plain matmuls: EBT training differentiates through ∇E (double backward).

@@ -13,16 +13,11 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..descent import (
-    DescentPolicy,
-    autograd_energy_and_grad,
-    descend,
-    frozen,
-    jittered_step_size,
-)
+from ..descent import frozen, jittered_step_size, unroll
 from ..recipe import Recipe
 from .data import ID_LEVEL, OOD_LEVEL, add_noise, psnr
-from .denoise import DenoiseConfig, ddim_trajectory, descent_trajectory
+from .ddim import ddim_trajectory, predict_clean
+from .denoise import DenoiseConfig, descent_trajectory
 from .model import IMAGE_KINDS, ImageDiT, ImageEBT, level_to_timestep
 
 
@@ -51,21 +46,11 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
     noisy, _ = add_noise(clean, model.alphas_cumprod[t], gen, grey)  # (B, C, crop, crop)
     steps = int(torch.randint(recipe.steps_min, recipe.steps_max + 1, (), generator=gen))
     alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (len(clean), 1, 1, 1), gen)
-    policy = DescentPolicy(
-        steps,
-        alpha,
-        recipe.langevin,
-        evaluate_final=False,
-        detach=recipe.detach,
-        create_graph=True,
-        generator=gen,
-    )
     energy_fn = lambda x, _: model.energy(x)
-    trace = descend(noisy, autograd_energy_and_grad(energy_fn, create_graph=True), policy)
     losses = []
-    for step in trace:  # the loss on every step's candidate
-        state = step.next_state
-        losses.append(F.smooth_l1_loss(state, clean))
+    for step in unroll(noisy, energy_fn, steps, alpha, recipe.langevin, recipe.detach, gen):
+        state = step.next_state  # (B, C, crop, crop)
+        losses.append(F.smooth_l1_loss(state, clean))  # the loss on every step's candidate
     loss = torch.stack(losses).mean()
     stats = {
         "loss": loss.item(),
@@ -83,8 +68,7 @@ def dit_loss(model: ImageDiT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
     noisy, eps = add_noise(clean, model.alphas_cumprod[t], gen, grey)
     predicted = model(noisy, t)  # (B, C, crop, crop)
     loss = F.mse_loss(predicted, eps)
-    a = model.alphas_cumprod[t].reshape(-1, 1, 1, 1)
-    x0 = ((noisy - (1 - a).sqrt() * predicted.detach()) / a.sqrt()).clamp(-1, 1)
+    x0 = predict_clean(noisy, predicted.detach(), model.alphas_cumprod[t].reshape(-1, 1, 1, 1))
     return loss, {"loss": loss.item(), "psnr": psnr(x0, clean).mean().item()}
 
 

@@ -1,2 +1,3 @@
-"""Character-level text models: the autoregressive text EBT, its Transformer++ baseline, their
-data, training objectives and inference (`think`, `score`, `predict_next`)."""
+"""Character-level text models: the autoregressive text EBT and its Transformer++ baseline, their
+data and training objectives, and inference (`think.py`: `think`, `score`; `baseline.py`:
+`predict_next`)."""
