@@ -1,5 +1,5 @@
 """Training objectives and per-step evaluation for the text models (used by train/ and the
-evaluation CLI; no I/O here).
+study, ebt_core.study; no I/O here).
 
 EBT objective (reference §2): unroll a few descent steps from random (or replayed) starts,
 cross-entropy on the steps' predictions, backpropagate through the unrolled steps (second
@@ -15,13 +15,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..descent import (
-    DescentPolicy,
-    autograd_energy_and_grad,
-    descend,
-    jittered_step_size,
-    softmax_read,
-)
+from ..descent import jittered_step_size, softmax_read, unroll
 from ..recipe import Recipe
 from .model import TextEBT, Transformer
 
@@ -111,18 +105,8 @@ def ebt_unroll(
     if cache is None:  # the context's stream, once for all steps
         cache = model.prefix(ids[:, :-1])
     energy_fn = lambda p, s: model.energy_all_positions(cache, p, step=s)
-    policy = DescentPolicy(
-        steps,
-        step_size,
-        langevin,
-        evaluate_final=False,
-        detach=detach,
-        create_graph=create_graph,
-        generator=generator,
-    )
-    trace = list(
-        descend(start, autograd_energy_and_grad(energy_fn, softmax_read, create_graph), policy)
-    )
+    args = (steps, step_size, langevin, detach, generator, softmax_read, create_graph)
+    trace = list(unroll(start, energy_fn, *args))
     return [s.next_state for s in trace], [s.energy for s in trace]
 
 
