@@ -127,3 +127,16 @@ def test_entropy_term_alone_descends_to_the_uniform_distribution():
     assert (energies[1:] <= energies[:-1] + 1e-6).all()  # a descent
     probs = state.softmax(-1)
     torch.testing.assert_close(probs, torch.full_like(probs, 1 / 17), atol=1e-3, rtol=0)
+
+
+def test_predict_next_is_the_top_k_of_the_full_forwards_last_distribution():
+    model = tiny_transformer(seed=3)
+    context = "12+35="
+    ids = torch.tensor([[model.config.vocab.index(c) for c in context]])
+    probs = model(ids)[0, -1].softmax(-1)  # (V,)
+    top = ebt.predict_next(model, context, k=4)
+    assert len(top) == 4 and all(a[1] >= b[1] for a, b in zip(top, top[1:]))
+    chosen = [model.config.vocab.index(c) for c, _ in top]
+    torch.testing.assert_close(torch.tensor([p for _, p in top]), probs[chosen])
+    others = [i for i in range(len(probs)) if i not in chosen]
+    assert float(probs[others].max()) <= top[-1][1] + 1e-6

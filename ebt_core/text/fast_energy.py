@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..descent import EnergyAndGrad, softmax_read
-from ..layers import rope_table
+from ..layers import rope, rope_table
 from .model import PROB_FLOOR, KVCache, TextEBT, neg_entropy
 
 
@@ -33,25 +33,20 @@ def _norm_back(saved, dy: torch.Tensor) -> torch.Tensor:
     return r * (dxn - xn * (dxn * xn).mean(-1, keepdim=True))
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, sign: float = 1.0):
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat([x1 * cos - sign * x2 * sin, sign * x1 * sin + x2 * cos], dim=-1)
-
-
 @torch.no_grad()
 def energy_and_grad(
     model: TextEBT, cache: KVCache, probs: torch.Tensor, step: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """probs (N, V) after the cached context (batch 1) → energies (N,), ∂E/∂probs (N, V)."""
     cfg = model.config
-    rope = rope_table(torch.tensor([cache.length]), cfg.d_model // cfg.n_head, cfg.rope_base)
+    table = rope_table(torch.tensor([cache.length]), cfg.d_model // cfg.n_head, cfg.rope_base)
     h = probs @ model.candidate_proj.weight.t()  # (N, D)
     if model.step_emb is not None:
         h = h + model.step_emb.weight[min(step, model.step_emb.num_embeddings - 1)]
-    h, saved = _forward(model, cache, h, rope)
+    h, saved = _forward(model, cache, h, table)  # table: cos, sin (1, hd/2)
     f, nf = _norm(h, model.norm_f.weight, model.norm_f.eps)
     energy = (f @ model.energy_head.weight.t()).squeeze(-1)  # (N,)
-    dh = _backward(model, saved, _norm_back(nf, model.energy_head.weight.expand(len(h), -1)), rope)
+    dh = _backward(model, saved, _norm_back(nf, model.energy_head.weight.expand(len(h), -1)), table)
     grad = dh @ model.candidate_proj.weight  # (N, V)
     if cfg.entropy_weight:  # + τ·Σ p log p; its gradient log p + 1 (log p + 0 below the floor)
         log_p = probs.clamp_min(PROB_FLOOR).log()
@@ -60,9 +55,8 @@ def energy_and_grad(
     return energy, grad
 
 
-def _forward(model: TextEBT, cache: KVCache, h: torch.Tensor, rope) -> tuple[torch.Tensor, list]:
+def _forward(model: TextEBT, cache: KVCache, h: torch.Tensor, table) -> tuple[torch.Tensor, list]:
     """The candidate stream h (N, D) through every block, keeping what the backward needs."""
-    cos, sin = rope  # (1, hd/2)
     N, H = h.shape[0], model.config.n_head
     hd = h.shape[1] // H
     scale = 1.0 / math.sqrt(hd)
@@ -71,7 +65,7 @@ def _forward(model: TextEBT, cache: KVCache, h: torch.Tensor, rope) -> tuple[tor
         K, Vv = kv.k[0], kv.v[0]  # (H, T, hd)
         a, n1 = _norm(h, block.norm1.weight, block.norm1.eps)
         q, k, v = (a @ block.attn.qkv.weight.t()).view(N, 3, H, hd).transpose(0, 2).unbind(1)
-        q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)  # (H, N, hd)
+        q, k = rope(q, table), rope(k, table)  # (H, N, hd)
         s_real = q @ K.transpose(1, 2) * scale  # (H, N, T)
         s_self = (q * k).sum(-1, keepdim=True) * scale  # (H, N, 1)
         w = torch.cat([s_real, s_self], dim=-1).softmax(-1)  # (H, N, T+1)
@@ -85,9 +79,10 @@ def _forward(model: TextEBT, cache: KVCache, h: torch.Tensor, rope) -> tuple[tor
     return h, saved
 
 
-def _backward(model: TextEBT, saved: list, dh: torch.Tensor, rope) -> torch.Tensor:
+def _backward(model: TextEBT, saved: list, dh: torch.Tensor, table) -> torch.Tensor:
     """dE/dh (N, D) at the top of the stream → dE/dh at its bottom, block by block in reverse."""
-    cos, sin = rope
+    cos, sin = table
+    inverse = (cos, -sin)  # the transpose of a rotation is the rotation back
     N, H = dh.shape[0], model.config.n_head
     hd = dh.shape[1] // H
     scale = 1.0 / math.sqrt(hd)
@@ -105,7 +100,7 @@ def _backward(model: TextEBT, saved: list, dh: torch.Tensor, rope) -> torch.Tens
         dq = ds[..., :-1] @ K + ds[..., -1:] * k
         dk = ds[..., -1:] * q
         dv = w[..., -1:] * do
-        dq, dk = _rotate(dq, cos, sin, -1.0), _rotate(dk, cos, sin, -1.0)
+        dq, dk = rope(dq, inverse), rope(dk, inverse)
         dqkv = torch.stack([dq, dk, dv], dim=1).transpose(0, 2).reshape(N, -1)  # (N, 3D)
         dh = dh + _norm_back(n1, dqkv @ block.attn.qkv.weight)
     return dh
