@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 import ebt_core as ebt
 from ebt_core.study import measures as ev
-from ebt_core.study import report
+from ebt_core.study import paper, report
 from ebt_core.study import run as evaluate
 from ebt_core.text.data import get_corpus
 
@@ -63,13 +66,13 @@ def batch():
     return get_corpus("arith").eval_batch("id", 6, 24, seed=1)
 
 
-def test_descent_stats_shapes_and_ebt_nll_agree(batch):
+def test_descent_stats_shapes_and_summaries_agree(batch):
     model, (ids, mask) = tiny_ebt(), batch
     stats = ev.descent_stats(model, ids, mask, steps=3, samples=4)
     assert stats.energy.shape == stats.nll.shape == (4, 4, *mask.shape)
-    per_step, bon = ev.ebt_nll(model, ids, mask, 3, samples=4)
-    assert per_step == pytest.approx([stats.mean_nll(s) for s in (1, 2, 3)])
-    assert bon == pytest.approx(stats.best_of_n_nll(4))
+    again = ev.descent_stats(model, ids, mask, 3, samples=4)
+    assert again.nll_by_step() == pytest.approx([stats.mean_nll(s) for s in (1, 2, 3)])
+    assert again.best_of_n_nll(4) == pytest.approx(stats.best_of_n_nll(4))
     assert stats.best_of_n_nll(1) == pytest.approx(stats.mean_nll(3))
     assert (stats.nll >= 0).all() and np.isfinite(stats.energy).all()
     energy, nll = stats.calibration(2)
@@ -114,6 +117,29 @@ def test_psnr_vs_passes_on_tiny_models():
 
 
 # ---- the CLI --------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_study_writes_into_a_git_ignored_folder_unless_told_otherwise():
+    """By default nothing the study writes (results.json, README.md, PNGs) is a tracked file."""
+    out = evaluate.parse_args([]).out
+    assert out == evaluate.DEFAULT_OUT
+    for name in ("results.json", "README.md", *(f"{p}.png" for p in report.PLOTS)):
+        path = f"{out}/{name}"
+        ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
+        assert ignored.returncode == 0, f"{path} is not git-ignored"
+    assert evaluate.parse_args(["--out", "assets/report"]).out == "assets/report"
+
+
+@pytest.mark.parametrize("module", ["ebt_core.study", "ebt_core.study.bench"])
+def test_the_study_commands_run_as_modules(module):
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "--out" in proc.stdout if module == "ebt_core.study" else "--quick" in proc.stdout
+
+
 @pytest.mark.slow
 def test_quick_study_json_and_report(tmp_path, capsys):
     args = ["--quick", "--rows", "3", "--examples", "8", "--sweep-rows", "2", "--photos", "1"]
@@ -158,6 +184,6 @@ def test_comparison_verdict_follows_the_measured_gains(id_gain, ood_gain, verdic
         "id": {**split, "think_gain_pct": id_gain, "bon_gain_pct": id_gain},
         "ood": {**split, "think_gain_pct": ood_gain, "bon_gain_pct": ood_gain},
     }
-    rows = [r for r in report.comparison({"text": [study]}) if "thinking longer" in r]
+    rows = [r for r in paper.comparison({"text": [study]}) if "thinking longer" in r]
     assert len(rows) == 1 and verdict in rows[0]
     assert f"OOD {ood_gain:+.2f} %" in rows[0]

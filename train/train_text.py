@@ -83,7 +83,7 @@ def evaluate(model, corpus, recipe: obj.TextRecipe, device) -> dict:
         ids, mask = corpus.eval_batch(split, recipe.eval_batch, recipe.length)
         ids, mask = ids.to(device), mask.to(device)
         if isinstance(model, ebt.TextEBT):
-            nll, _ = measures.ebt_nll(model, ids, mask, max(recipe.eval_steps))
+            nll = measures.descent_stats(model, ids, mask, max(recipe.eval_steps)).nll_by_step()
             row[f"{split}_ppl_step"] = {
                 str(s): round(math.exp(nll[s - 1]), 4) for s in recipe.eval_steps
             }

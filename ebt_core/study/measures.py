@@ -56,6 +56,10 @@ class DescentStats:
         """Masked mean NLL of one candidate after `step` steps."""
         return self._mean(self.nll[step, sample])
 
+    def nll_by_step(self) -> list[float]:
+        """Masked mean NLL of the first candidate after each of steps 1..S."""
+        return [self.mean_nll(step) for step in range(1, self.steps + 1)]
+
     def best_of_n_nll(self, n: int, step: int = -1) -> float:
         """Masked mean NLL when each position keeps the lowest-energy of its first n candidates
         at `step` (default: the final state)."""
@@ -102,24 +106,6 @@ def descent_stats(
         nll=torch.stack(nll).reshape(shape).float().cpu().numpy(),
         mask=mask.cpu().numpy().astype(np.float64),
     )
-
-
-def ebt_nll(
-    model: TextEBT,
-    ids: torch.Tensor,
-    mask: torch.Tensor,
-    steps: int,
-    samples: int = 1,
-    step_size: float | None = None,
-    seed: int = 0,
-) -> tuple[list[float], float]:
-    """NLL after each of 1..steps steps (first sample) and of best-of-N after `steps`.
-
-    ids (B, T+1), mask (B, T). Returns (per-step NLLs, best-of-N NLL).
-    """
-    stats = descent_stats(model, ids, mask, steps, samples, step_size, seed)
-    per_step = [stats.mean_nll(s) for s in range(1, steps + 1)]
-    return per_step, stats.best_of_n_nll(samples)
 
 
 def ppl(nll: float) -> float:

@@ -1,11 +1,38 @@
 """The evaluation report's PNG plots (matplotlib), drawn from a results dict alone.
 
 Each function takes the pyplot module (set to the Agg backend by `report.plots`) and the
-results of `python -m ebt_core.study`, and returns a figure, or None when the results lack
-what it shows (e.g. `--only text` has no images).
+results of `python -m ebt_core.study`, and returns a figure (laid out by `report.plots`), or
+None when the results lack what it shows (e.g. `--only text` has no images).
 """
 
 from __future__ import annotations
+
+import functools
+
+from .paper import PAPER
+
+
+def _of_study_with(key: str):
+    """Decorate `draw(plt, study)` into `draw(plt, results)` that draws the first text study
+    having `key` (the arith EBT's sweep, calibration, verifier), or returns None."""
+
+    def decorate(draw):
+        @functools.wraps(draw)
+        def from_results(plt, results: dict):
+            study = next((s for s in results["text"] if s.get(key)), None)
+            return None if study is None else draw(plt, study)
+
+        return from_results
+
+    return decorate
+
+
+def _label(ax, xlabel: str, ylabel: str, title: str, legend: int = 7, **title_style) -> None:
+    """One panel's axis labels, title and legend (font size `legend`)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, **title_style)
+    ax.legend(fontsize=legend)
 
 
 def ppl_vs_steps(plt, results: dict):
@@ -27,39 +54,32 @@ def ppl_vs_steps(plt, results: dict):
                 ax.axhline(s["tf_ppl"], ls=":", color="C2", label="Transformer++")
             ax.axvline(study["default_steps"], color="grey", lw=0.8)
             ax.set_xticks(steps)
-            ax.set_xlabel("descent steps (grey: trained default)")
-            ax.set_ylabel("perplexity")
-            ax.set_title(f"{study['checkpoint']}, {split.upper()}", fontsize=10)
-            ax.legend(fontsize=7)
-    fig.tight_layout()
+            title = f"{study['checkpoint']}, {split.upper()}"
+            _label(ax, "descent steps (grey: trained default)", "perplexity", title, fontsize=10)
     return fig
 
 
-def gain_vs_shift(plt, results: dict):
-    arith = next((s for s in results["text"] if s.get("sweep")), None)
-    if arith is None:
-        return None
+@_of_study_with("sweep")
+def gain_vs_shift(plt, arith: dict):
     sweep = arith["sweep"]
     x = list(range(len(sweep)))
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ax.plot(x, [s["think_gain_pct"] for s in sweep], marker="o", label="thinking longer (2×)")
     ax.plot(x, [s["bon_gain_pct"] for s in sweep], marker="s", label="2× + best-of-4")
     ax.axhline(0, color="grey", lw=0.8)
-    ax.axhline(7.19, color="C0", ls=":", lw=0.8, label="paper: thinking longer")
-    ax.axhline(18.7, color="C1", ls=":", lw=0.8, label="paper: + self-verification")
+    for key, color, label in (
+        ("think_gain_pct", "C0", "paper: thinking longer"),
+        ("bon_gain_pct", "C1", "paper: + self-verification"),
+    ):
+        ax.axhline(PAPER[key], color=color, ls=":", lw=0.8, label=label)
     ax.set_xticks(x, [s["level"] for s in sweep])
-    ax.set_xlabel("operand digits (training: 1–3)")
-    ax.set_ylabel("% perplexity lowered vs default steps")
-    ax.set_title(f"{arith['checkpoint']}: thinking gain vs distribution shift")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    _label(ax, "operand digits (training: 1–3)", "% perplexity lowered vs default steps",
+           f"{arith['checkpoint']}: thinking gain vs distribution shift")  # fmt: skip
     return fig
 
 
-def calibration(plt, results: dict):
-    arith = next((s for s in results["text"] if s.get("calibration")), None)
-    if arith is None:
-        return None
+@_of_study_with("calibration")
+def calibration(plt, arith: dict):
     cal = arith["calibration"]
     n = len(cal["step"])
     fig, axes = plt.subplots(1, n, figsize=(2.9 * n, 3.0), sharey=True, squeeze=False)
@@ -71,14 +91,11 @@ def calibration(plt, results: dict):
         ax.set_xlabel("energy")
     axes[0][0].set_ylabel("NLL of the candidate")
     fig.suptitle(f"{arith['checkpoint']}: per-token energy vs NLL (held-out ID)", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
-def energy_verifier(plt, results: dict):
-    arith = next((s for s in results["text"] if s.get("verifier")), None)
-    if arith is None:
-        return None
+@_of_study_with("verifier")
+def energy_verifier(plt, arith: dict):
     v = arith["verifier"]
     edges = v["hist_edges"]
     centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
@@ -87,15 +104,12 @@ def energy_verifier(plt, results: dict):
     ax.bar(centers, v["hist_correct"], width=width, alpha=0.6, label="correct character")
     ax.bar(centers, v["hist_wrong"], width=width, alpha=0.6, label="wrong character")
     auroc = v["energy_auroc"]
-    ax.set_title(
+    title = (
         f"{arith['checkpoint']}: final energy, greedy answers (AUROC "
-        f"{'–' if auroc is None else f'{auroc:.3f}'}, {v['auroc_tokens'].upper()})",
-        fontsize=9,
+        f"{'–' if auroc is None else f'{auroc:.3f}'}, {v['auroc_tokens'].upper()})"
     )
-    ax.set_xlabel("final energy of the chosen candidate")
-    ax.set_ylabel("characters (ID + OOD)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    _label(ax, "final energy of the chosen candidate", "characters (ID + OOD)", title, legend=8,
+           fontsize=9)  # fmt: skip
     return fig
 
 
@@ -111,9 +125,6 @@ def psnr_vs_passes(plt, results: dict):
         ax.plot(c["dit_passes"], c["dit_psnr"], marker="s", label="DiT (DDIM)")
         ax.axhline(r["noisy"], color="grey", ls=":", label="noisy input")
         ax.set_xscale("log")
-        ax.set_xlabel("network passes (log)")
-        ax.set_ylabel("PSNR (dB)")
-        ax.set_title(f"{split.upper()} (level {0.1 if split == 'id' else 0.2})")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        title = f"{split.upper()} (level {0.1 if split == 'id' else 0.2})"
+        _label(ax, "network passes (log)", "PSNR (dB)", title)
     return fig

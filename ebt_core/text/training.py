@@ -19,16 +19,19 @@ from ..descent import jittered_step_size, softmax_read, unroll
 from ..recipe import Recipe
 from .model import TextEBT, Transformer
 
+TEXT_KINDS = ("text-ebt", "transformer")
+
 
 @dataclass(frozen=True)
 class TextRecipe(Recipe):
-    """How a text model is trained (saved into the checkpoint's config as `recipe`).
-    Shared fields: `Recipe`; the defaults that differ for text are restated here."""
+    """How a text model is trained: `Recipe`'s shared fields (the defaults that differ for text
+    are restated here), the corpus, the sequence length, the checkpoint's default ThinkConfig
+    and the EBT loss's knobs. Saved into the checkpoint's config as `recipe`."""
 
-    KINDS = ("text-ebt", "transformer")
+    KINDS = TEXT_KINDS
 
-    corpus: str = "arith"
     kind: str = "text-ebt"
+    corpus: str = "arith"
     think: dict = field(default_factory=dict)  # default ThinkConfig of the checkpoint
     batch: int = 64
     length: int = 64
