@@ -133,7 +133,8 @@ def test_predict_next_is_the_top_k_of_the_full_forwards_last_distribution():
     model = tiny_transformer(seed=3)
     context = "12+35="
     ids = torch.tensor([[model.config.vocab.index(c) for c in context]])
-    probs = model(ids)[0, -1].softmax(-1)  # (V,)
+    with torch.no_grad():
+        probs = model(ids)[0, -1].softmax(-1)  # (V,)
     top = ebt.predict_next(model, context, k=4)
     assert len(top) == 4 and all(a[1] >= b[1] for a, b in zip(top, top[1:]))
     chosen = [model.config.vocab.index(c) for c, _ in top]
