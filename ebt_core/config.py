@@ -1,8 +1,10 @@
-"""Frozen, validated configurations: model architecture and inference ("thinking") settings.
+"""What every frozen config shares (field validators, the JSON round trip, the backbone check),
+and `ThinkConfig`, the inference ("thinking") settings of the sequence EBTs.
 
-Every config round-trips through JSON (`to_dict` / `from_dict`) so it can live next to the
-weights in `config.json`. Validation raises `ValueError` naming the offending field; values the
-user chose are never silently corrected.
+Each model's architecture config lives beside its model (text/model.py, image/model.py) and
+`DenoiseConfig` beside `denoise`. Every config round-trips through JSON (`to_dict` /
+`from_dict`) so it can live next to the weights in `config.json`. Validation raises
+`ValueError` naming the offending field; values the user chose are never silently corrected.
 """
 
 from __future__ import annotations
