@@ -171,9 +171,9 @@ def test_torchrun_two_processes_gloo_image(tmp_path):
     assert [r["iter"] for r in ebt.read_metrics(tmp_path / "ddp-image")] == [2]
 
 
-def test_image_training_takes_the_distributed_path_in_a_world_of_one(tmp_path, monkeypatch):
-    """torchrun with one process: setup() joins a gloo group of size 1 only when WORLD_SIZE > 1,
-    so a world of 1 is the plain path; the gradient averaging is skipped, the result saved."""
+def test_image_training_in_a_world_of_one_records_its_world_size(tmp_path, monkeypatch):
+    """`torchrun --nproc_per_node 1` sets WORLD_SIZE=1: the plain path (no process group, no
+    gradient averaging), and the checkpoint's recipe records the world size like text's."""
     monkeypatch.setenv("WORLD_SIZE", "1")
     recipe = tmp_path / "tiny-image-dit.json"
     model = {"crop": 16, "patch": 4, "n_layer": 1, "n_head": 2, "d_model": 32}
@@ -181,6 +181,18 @@ def test_image_training_takes_the_distributed_path_in_a_world_of_one(tmp_path, m
                                   "warmup": 1, "eval_every": 1, "eval_batch": 2}))  # fmt: skip
     out = train_image.train([str(recipe), "--out", str(tmp_path / "one"), "--quiet"])
     assert ebt.load(out).recipe["world_size"] == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["train/train_image.py"], ["-m", "train.train_text"]],  # each script, each way to run
+)
+def test_training_scripts_run_as_files_and_as_modules(command):
+    """No sys.path edits: `train` is an installed package (pyproject's package find)."""
+    proc = subprocess.run([sys.executable, *command, "--help"], cwd=ROOT, capture_output=True,
+                          text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "--eval-every" in proc.stdout and "--threads" in proc.stdout
 
 
 def test_every_shipped_recipe_parses_and_names_its_checkpoint_kind():
