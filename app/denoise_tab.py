@@ -11,6 +11,7 @@ the baseline right after the EBT, so /denoise stays within the latency budget.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -27,14 +28,9 @@ from app.inputs import (
     int_in,
     user_errors,
 )
-from app.models import compute, get_model
-from ebt_core.image.io import to_uint8
+from app.runtime import Registry, compute
 
-ROOT = Path(__file__).resolve().parent.parent
-IMAGE_EBTS = ebt.available("image-ebt")
-DITS = ebt.available("image-dit")
-DEFAULT_IMAGE_EBT = "image-ebt" if "image-ebt" in IMAGE_EBTS else next(iter(IMAGE_EBTS), None)
-DIT = "image-dit" if "image-dit" in DITS else next(iter(DITS), None)
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets/examples"
 # 5 DDIM passes: about the EBT's compute at 2 steps (a DDIM pass is a forward only, an EBT step a
 # forward and a backward), and at level 0.1 no worse than more passes: mean PSNR on 256×256 crops
 # of the held-out photos 25.34 dB at 5 passes, 25.18 at 10, 25.04 at 25 (measured 2026-11-23).
@@ -42,29 +38,19 @@ DEFAULT_DIT_PASSES = 5
 MAX_DIT_PASSES = 100  # every timestep at the in-distribution level 0.1
 MAX_LANGEVIN = 1.0  # in [-1, 1] pixel units: beyond this the frames are pure noise
 EXAMPLES = [
-    [str(ROOT / "assets/examples" / name), noise]
+    [str(EXAMPLES_DIR / name), noise]
     for name, noise in [
         ("denoise-astronaut.png", 0.1),
         ("denoise-china.png", 0.2),
         ("denoise-camera.png", 0.1),
     ]
-    if (ROOT / "assets/examples" / name).is_file()
+    if (EXAMPLES_DIR / name).is_file()
 ]
 
 
-# ---- inputs → validated values ---------------------------------------------------------------
-def image_ebt(name):
-    """An image EBT offered by this app (the DiT is the baseline, not a choice here)."""
-    if name not in IMAGE_EBTS:
-        raise ValueError(f"checkpoint must be one of the image EBTs {IMAGE_EBTS}, got {name!r}")
-    return get_model(name)
-
-
+# ---- inputs → validated values (the app's limits; DenoiseConfig checks the noise rule) ------
 def noise_in(noise) -> float:
-    noise = float_in("noise", noise, 0.0, 1.0)
-    if 0 < noise < 0.001:
-        raise ValueError(f"noise must be 0 (already noisy) or between 0.001 and 1, got {noise}")
-    return noise
+    return float_in("noise", noise, 0.0, 1.0)
 
 
 def ebt_config(photo, noise, steps, step_size, langevin, seed) -> ebt.DenoiseConfig:
@@ -107,7 +93,7 @@ def enlarged(image: np.ndarray, side: int = 256) -> np.ndarray:
 def step_view(result: ebt.DenoiseResult, step: int) -> tuple:
     """Frame `step` of the descent, its one-line summary, and the energy chart marking it."""
     return (
-        enlarged(to_uint8(result.frames[step])),
+        enlarged(ebt.to_uint8(result.frames[step])),
         figures.summarize_denoise_energy(result, step),
         figures.denoise_energy(result, step),
     )
@@ -120,7 +106,7 @@ def ebt_view(result: ebt.DenoiseResult, note: str) -> tuple:
     summary = figures.summarize_denoise(result)
     return (
         f"{summary}\n\n*Note: {note}.*" if note else summary,
-        (to_uint8(result.frames[0]), to_uint8(result.frames[-1])),
+        (ebt.to_uint8(result.frames[0]), ebt.to_uint8(result.frames[-1])),
         gr.Slider(minimum=0, maximum=last, value=last),
         frame,
         frame_md,
@@ -135,95 +121,109 @@ def ebt_view(result: ebt.DenoiseResult, note: str) -> tuple:
 PROGRESS = gr.Progress()  # gradio spots this default and reports progress per event
 
 
-def denoise(image, checkpoint, noise, steps, step_size, langevin, seed, progress=PROGRESS):
-    """Noise the photo to level `noise` (0 = it is already noisy) and denoise it with an image
-    EBT: before/after, the frames per step, energy and PSNR vs step, and their summaries."""
-    with user_errors():
-        model = image_ebt(checkpoint)
-        photo, note = image_from_upload(image)
-        config = ebt_config(photo, noise, steps, step_size, langevin, seed)
-        progress(0.1, desc=f"EBT: {config.steps} descent step(s) on a {photo.size} photo")
-        return ebt_view(compute(ebt.denoise, model, photo, config), note)
-
-
-def denoise_baseline(image, noise, seed, dit_passes, ebt_record=None, progress=PROGRESS):
-    """The DiT baseline on the same noisy photo (same noise and seed): its result, and the PSNR
-    chart and summary beside the EBT run of this session (if any)."""
-    with user_errors():
-        if DIT is None:
-            return None, "No DiT checkpoint: the baseline is unavailable.", gr.skip(), gr.skip()
-        photo, _ = image_from_upload(image)
-        config = dit_config(photo, noise, seed, dit_passes)
-        progress(0.1, desc=f"DiT: up to {config.steps} DDIM pass(es)")
-        dit = compute(ebt.denoise, get_model(DIT), photo, config)
-        run = ebt.DenoiseResult.from_dict(ebt_record) if ebt_record else None
-    if run is not None and (run.config.noise, run.config.seed) != (config.noise, config.seed):
-        run = None  # the stored EBT run saw another noisy photo: show the DiT alone
-    return (
-        (to_uint8(dit.frames[0]), to_uint8(dit.result)),
-        figures.summarize_denoise(dit),
-        figures.denoise_psnr(run, dit),
-        figures.summarize_denoise(run, dit),
-    )
-
-
-def show_step(ebt_record, step):
-    """The step scrubber: frame k of the stored run (no model call)."""
-    if not ebt_record:
-        return gr.skip()
-    result = ebt.DenoiseResult.from_dict(ebt_record)
-    return step_view(result, min(max(int(step), 0), len(result.frames) - 1))
-
-
-# ---- layout and events -----------------------------------------------------------------------
-INTRO = """An **image EBT** scores (noisy photo) with an energy and denoises it by gradient descent
-on the pixels; a few steps suffice. The **DiT** baseline is a diffusion model of the same size
-sampled with DDIM. Noise is the diffusion level (0.1 = trained on, 0.2 = out of distribution;
-0 = your photo is already noisy). Photos larger than {side} pixels a side are downscaled."""
-
-
 def _quiet(*_args, **_kwargs) -> None:
     """Progress callback for work done outside an event."""
 
 
-_FIRST: dict = {}  # the first example's views, computed by the first page load, then reused
+class DenoiseTab:
+    """The tab's handlers over one registry (its image EBTs and its DiT), layout and events."""
 
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self.examples = EXAMPLES
+        self._first: dict = {}  # the first example's views, computed by the first page load
+        self._first_lock = threading.Lock()
 
-def first_view() -> tuple:
-    """The first example denoised by the EBT and the DiT at the tab's defaults: computed once
-    (about a second on 2 CPUs), so the tab opens complete for every later visitor."""
-    if "views" not in _FIRST:
-        path, noise = EXAMPLES[0]
-        ebt_views = denoise(path, DEFAULT_IMAGE_EBT, noise, 2, 0, 0.0, 0, progress=_quiet)
-        dit_views = denoise_baseline(path, noise, 0, DEFAULT_DIT_PASSES, ebt_views[-1], _quiet)
-        # the DiT's PSNR chart and summary (both runs) replace the EBT-only ones
-        _FIRST["views"] = (*ebt_views[:6], *dit_views[2:], ebt_views[8], *dit_views[:2])
-    return _FIRST["views"]
+    def denoise(self, image, checkpoint, noise, steps, step_size, langevin, seed,
+                progress=PROGRESS):  # fmt: skip
+        """Noise the photo to level `noise` (0 = it is already noisy) and denoise it with an
+        image EBT: before/after, the frames per step, energy and PSNR vs step, and summaries."""
+        with user_errors():
+            model = self.registry.image_ebt(checkpoint)
+            photo, note = image_from_upload(image)
+            config = ebt_config(photo, noise, steps, step_size, langevin, seed)
+            progress(0.1, desc=f"EBT: {config.steps} descent step(s) on a {photo.size} photo")
+            return ebt_view(compute(ebt.denoise, model, photo, config), note)
 
+    def denoise_baseline(self, image, noise, seed, dit_passes, ebt_record=None,
+                         progress=PROGRESS):  # fmt: skip
+        """The DiT baseline on the same noisy photo (same noise and seed): its result, and the
+        PSNR chart and summary beside the EBT run of this session (if any)."""
+        with user_errors():
+            if self.registry.dit is None:
+                return None, "No DiT checkpoint: the baseline is unavailable.", gr.skip(), gr.skip()
+            photo, _ = image_from_upload(image)
+            config = dit_config(photo, noise, seed, dit_passes)
+            progress(0.1, desc=f"DiT: up to {config.steps} DDIM pass(es)")
+            dit = compute(ebt.denoise, self.registry.get(self.registry.dit), photo, config)
+            run = ebt.DenoiseResult.from_dict(ebt_record) if ebt_record else None
+        if run is not None and (run.config.noise, run.config.seed) != (config.noise, config.seed):
+            run = None  # the stored EBT run saw another noisy photo: show the DiT alone
+        return (
+            (ebt.to_uint8(dit.frames[0]), ebt.to_uint8(dit.result)),
+            figures.summarize_denoise(dit),
+            figures.denoise_psnr(run, dit),
+            figures.summarize_denoise(run, dit),
+        )
 
-def build(demo: gr.Blocks | None = None) -> None:
-    """Lay out the tab inside the current gr.Tab and wire its events (api_name="denoise").
-    With `demo`, each page load shows the first example already denoised."""
-    if not IMAGE_EBTS:
-        gr.Markdown("**No image EBT checkpoint found**: train one (see README) to denoise.")
-        return
-    gr.Markdown(INTRO.format(side=LIMITS["image_side"]))
-    with gr.Row():
+    @staticmethod
+    def show_step(ebt_record, step):
+        """The step scrubber: frame k of the stored run (no model call)."""
+        if not ebt_record:
+            return gr.skip()
+        result = ebt.DenoiseResult.from_dict(ebt_record)
+        return step_view(result, min(max(int(step), 0), len(result.frames) - 1))
+
+    def first_view(self) -> tuple:
+        """The first example denoised by the EBT and the DiT at the tab's defaults: computed by
+        the first page load (about a second on 2 CPUs), then shared by every later visitor."""
+        with self._first_lock:
+            if "views" not in self._first:
+                path, noise = self.examples[0]
+                default = self.registry.default_image_ebt
+                ebt_views = self.denoise(path, default, noise, 2, 0, 0.0, 0, progress=_quiet)
+                dit_views = self.denoise_baseline(
+                    path, noise, 0, DEFAULT_DIT_PASSES, ebt_views[-1], _quiet
+                )
+                # the DiT's PSNR chart and summary (both runs) replace the EBT-only ones
+                views = (*ebt_views[:6], *dit_views[2:], ebt_views[8], *dit_views[:2])
+                self._first["views"] = views
+            return self._first["views"]
+
+    # ---- layout and events ------------------------------------------------------------------
+    def build(self, demo: gr.Blocks) -> None:
+        """Lay out the tab inside the current gr.Tab and wire its events (api_name "denoise"
+        and "denoise_baseline"); each page load shows the first example already denoised."""
+        if not self.registry.image_ebts:
+            gr.Markdown("**No image EBT checkpoint found**: train one (see README) to denoise.")
+            return
+        gr.Markdown(INTRO.format(side=LIMITS["image_side"]))
+        with gr.Row():
+            inputs = self._controls()
+            outputs = _outputs()
+        if self.examples:
+            image, noise = inputs[0], inputs[2]
+            gr.Examples(
+                self.examples, [image, noise], cache_examples=False, api_visibility="private"
+            )
+        self._wire(demo, inputs, outputs)
+
+    def _controls(self) -> list:
+        """image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run button."""
+        first = self.examples[0] if self.examples else [None, 0.1]
         with gr.Column(scale=1, min_width=280):
             image = gr.Image(
-                EXAMPLES[0][0] if EXAMPLES else None,
+                first[0],
                 type="filepath",
                 label="Photo",
                 sources=["upload", "clipboard"],
                 height=240,
             )
-            checkpoint = gr.Dropdown(IMAGE_EBTS, value=DEFAULT_IMAGE_EBT, label="Image EBT")
+            checkpoint = gr.Dropdown(
+                self.registry.image_ebts, value=self.registry.default_image_ebt, label="Image EBT"
+            )
             noise = gr.Slider(
-                0,
-                1,
-                value=EXAMPLES[0][1] if EXAMPLES else 0.1,
-                step=0.01,
-                label="Added noise (diffusion level)",
+                0, 1, value=first[1], step=0.01, label="Added noise (diffusion level)"
             )
             steps = gr.Slider(
                 1, LIMITS["denoise_steps"], value=2, step=1, precision=0, label="EBT steps"
@@ -240,60 +240,66 @@ def build(demo: gr.Blocks | None = None) -> None:
                 label="DiT baseline: DDIM passes",
             )
             run_btn = gr.Button("Denoise", variant="primary")
-        with gr.Column(scale=2):
-            summary_md = gr.Markdown("Upload a photo or pick an example, then press Denoise.")
-            with gr.Row():
-                before_after = gr.ImageSlider(
-                    label="Noisy | denoised by the EBT (drag the handle)",
-                    format="png",
-                    interactive=False,
-                )
-                dit_image = gr.ImageSlider(
-                    label="Noisy | denoised by the DiT baseline", format="png", interactive=False
-                )
-            dit_md = gr.Markdown()
-            frame = gr.Image(
-                label="EBT frame at step k (small photos shown enlarged)",
+        return [image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run_btn]
+
+    def _wire(self, demo: gr.Blocks, inputs: list, outputs: dict) -> None:
+        image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run_btn = inputs
+        o = outputs
+        record = gr.State(None)  # this visitor's last EBT run (DenoiseResult.to_dict)
+        ebt_out = [o["summary"], o["before_after"], o["step"], o["frame"], o["frame_md"]]
+        ebt_out += [o["energy"], o["psnr"], o["psnr_md"], record]
+        dit_out = [o["dit_image"], o["dit_md"], o["psnr"], o["psnr_md"]]
+        ebt_in = [image, checkpoint, noise, steps, step_size, langevin, seed]
+        run_btn.click(self.denoise, ebt_in, ebt_out, api_name="denoise", preprocess=False).success(
+            self.denoise_baseline,
+            [image, noise, seed, dit_passes, record],
+            dit_out,
+            api_name="denoise_baseline",
+            preprocess=False,
+        )
+        if self.examples and self.registry.dit is not None:
+            first_out = [*ebt_out, o["dit_image"], o["dit_md"]]
+            demo.load(self.first_view, None, first_out, api_visibility="private")
+        o["step"].input(
+            self.show_step,
+            [record, o["step"]],
+            [o["frame"], o["frame_md"], o["energy"]],
+            trigger_mode="always_last",
+            api_visibility="private",
+        )
+
+
+INTRO = """An **image EBT** scores (noisy photo) with an energy and denoises it by gradient descent
+on the pixels; a few steps suffice. The **DiT** baseline is a diffusion model of the same size
+sampled with DDIM. Noise is the diffusion level (0.1 = trained on, 0.2 = out of distribution;
+0 = your photo is already noisy). Photos larger than {side} pixels a side are downscaled."""
+
+
+def _outputs() -> dict:
+    o = {}
+    with gr.Column(scale=2):
+        o["summary"] = gr.Markdown("Upload a photo or pick an example, then press Denoise.")
+        with gr.Row():
+            o["before_after"] = gr.ImageSlider(
+                label="Noisy | denoised by the EBT (drag the handle)",
                 format="png",
                 interactive=False,
             )
-            step = gr.Slider(0, 1, value=0, step=1, precision=0, label="Step k (0 = noisy start)")
-            with gr.Row():
-                with gr.Column():
-                    energy_plot = gr.Plot(label="Energy vs step")
-                    frame_md = gr.Markdown()  # energy (and PSNR) at step k: the chart in words
-                with gr.Column():
-                    psnr_plot = gr.Plot(label="PSNR vs step")
-                    psnr_md = gr.Markdown()
-    if EXAMPLES:
-        gr.Examples(EXAMPLES, [image, noise], cache_examples=False, api_visibility="private")
-    record = gr.State(None)  # this visitor's last EBT run (DenoiseResult.to_dict)
-
-    ebt_out = [
-        summary_md,
-        before_after,
-        step,
-        frame,
-        frame_md,
-        energy_plot,
-        psnr_plot,
-        psnr_md,
-        record,
-    ]
-    ebt_in = [image, checkpoint, noise, steps, step_size, langevin, seed]
-    run_btn.click(denoise, ebt_in, ebt_out, api_name="denoise", preprocess=False).success(
-        denoise_baseline,
-        [image, noise, seed, dit_passes, record],
-        [dit_image, dit_md, psnr_plot, psnr_md],
-        api_name="denoise_baseline",
-        preprocess=False,
-    )
-    if demo is not None and EXAMPLES and DIT is not None:
-        demo.load(first_view, None, [*ebt_out, dit_image, dit_md], api_visibility="private")
-    step.input(
-        show_step,
-        [record, step],
-        [frame, frame_md, energy_plot],
-        trigger_mode="always_last",
-        api_visibility="private",
-    )
+            o["dit_image"] = gr.ImageSlider(
+                label="Noisy | denoised by the DiT baseline", format="png", interactive=False
+            )
+        o["dit_md"] = gr.Markdown()
+        o["frame"] = gr.Image(
+            label="EBT frame at step k (small photos shown enlarged)",
+            format="png",
+            interactive=False,
+        )
+        o["step"] = gr.Slider(0, 1, value=0, step=1, precision=0, label="Step k (0 = noisy start)")
+        with gr.Row():
+            with gr.Column():
+                o["energy"] = gr.Plot(label="Energy vs step")
+                o["frame_md"] = gr.Markdown()  # energy (and PSNR) at step k: the chart in words
+            with gr.Column():
+                o["psnr"] = gr.Plot(label="PSNR vs step")
+                o["psnr_md"] = gr.Markdown()
+    return o

@@ -17,7 +17,6 @@ import gradio as gr
 import numpy as np
 
 import ebt_core as ebt
-from ebt_core.image.io import MIN_SIDE, fit_within, open_image
 
 # UI bounds: one request must stay responsive on a 2-CPU machine shared by every visitor.
 LIMITS = {
@@ -31,6 +30,7 @@ LIMITS = {
     "descent_steps": 1024,  # steps × max_new_tokens: the sequential work of one request
     "work": 8192,  # steps × samples × max_new_tokens: candidate-steps of one request
     "answer_chars": 64,  # /score: characters of the answer (one descent each)
+    "resolution": 101,  # /landscape: grid points per side (resolution² energies)
     # Denoise (per request)
     "image_side": 256,  # longer side after downscaling an upload (the app downscales)
     "denoise_steps": 32,  # EBT descent steps or DiT passes
@@ -98,10 +98,9 @@ def text_in(name: str, value, max_chars: int) -> str:
 def think_config(
     steps, step_size, langevin, samples, select, tolerance, seed, accept_lower_only
 ) -> ebt.ThinkConfig:
-    """Widget values → ThinkConfig; step_size 0 means the checkpoint's trained α."""
+    """Widget values → ThinkConfig; step_size 0 means the checkpoint's trained α. The app checks
+    its limits; ThinkConfig checks the meaning (select, accept_lower_only)."""
     step_size = float_in("step_size", step_size, 0.0, LIMITS["step_size"])
-    if not isinstance(accept_lower_only, bool):
-        raise ValueError(f"accept_lower_only must be true or false, got {accept_lower_only!r}")
     return ebt.ThinkConfig(
         steps=int_in("steps", steps, 1, LIMITS["steps"]),
         step_size=step_size or None,
@@ -171,14 +170,14 @@ def image_from_upload(value, max_side: int | None = None):
     if hasattr(value, "mode") and hasattr(value, "size"):
         image, original = value, (value.size[1], value.size[0])
     elif (path := _upload_path(value)) is not None:
-        opened = open_image(path, max_side=max_side)
+        opened = ebt.open_image(path, max_side=max_side)
         image, notes, original = opened.image, opened.notes, opened.original
     else:
         raise ValueError(
             f"image must be an uploaded image file, got {type(value).__name__} "
-            f"(allowed: PNG, JPEG, WebP, GIF, BMP, TIFF; at least {MIN_SIDE} pixels a side)"
+            f"(allowed: PNG, JPEG, WebP, GIF, BMP, TIFF; at least {ebt.MIN_SIDE} pixels a side)"
         )
-    fitted = fit_within(image, max_side)
+    fitted = ebt.fit_within(image, max_side)
     if (fitted.size[1], fitted.size[0]) != original:
         notes.append(
             f"downscaled from {original[0]}×{original[1]} to {fitted.size[1]}×{fitted.size[0]} "

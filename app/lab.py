@@ -5,24 +5,17 @@ loss calibration and the energy as a verifier, and denoising PSNR vs network pas
     streamlit run app/lab.py
     EBT_CHECKPOINTS=/my/checkpoints streamlit run app/lab.py
 
-Same records and figure builders as the Gradio app (app/figures.py); every number is computed
-live on small held-out batches by ebt_core.study.measures, cached per setting.
+Same records and figure builders as the Gradio app (the app/figures/ package); every number is
+computed live on small held-out batches by the study's public API (`ebt_core.study`), cached per
+setting.
 """
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `streamlit run app/lab.py` without pip-installing the repo
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-
-import ebt_core as ebt  # noqa: E402
-from app import figures  # noqa: E402
-from ebt_core.image.data import HELDOUT_IMAGES, load_photo  # noqa: E402
-from ebt_core.study import measures as ev  # noqa: E402
-from ebt_core.text.data import get_corpus  # noqa: E402
+import ebt_core as ebt
+from app import figures
+from app.runtime import baseline_name
+from ebt_core import study
 
 VIEWS = ("Checkpoints", "Think", "Thinking budget", "Calibration", "Denoising")
 ARITH_LEVELS = {"digits 3": (3, 3), "digits 4": (4, 4), "digits 5": (5, 5)}
@@ -37,13 +30,7 @@ def get_model(name: str):
 
 @st.cache_resource(show_spinner="Building corpus…")
 def get_text_corpus(name: str):
-    return get_corpus(name)
-
-
-def baseline_name(checkpoint: str) -> str | None:
-    """The Transformer++ trained beside an EBT named X-ebt is X-transformer."""
-    name = checkpoint.removesuffix("-ebt") + "-transformer"
-    return name if name in ebt.available("transformer") else None
+    return study.get_corpus(name)
 
 
 def splits_of(checkpoint: str) -> list[str]:
@@ -64,9 +51,9 @@ def eval_batch(checkpoint: str, split: str, rows: int):
 def descent_record(checkpoint: str, split: str, rows: int, steps: int, samples: int):
     """DescentStats of a small held-out batch, and the Transformer++ perplexity on it."""
     ids, mask = eval_batch(checkpoint, split, rows)
-    stats = ev.descent_stats(get_model(checkpoint), ids, mask, steps, samples)
-    base = baseline_name(checkpoint)
-    tf = ev.ppl(ev.transformer_nll(get_model(base), ids, mask)) if base else None
+    stats = study.descent_stats(get_model(checkpoint), ids, mask, steps, samples)
+    base = baseline_name(checkpoint, ebt.available("transformer"))
+    tf = study.ppl(study.transformer_nll(get_model(base), ids, mask)) if base else None
     return stats, tf
 
 
@@ -76,14 +63,14 @@ def verifier_record(checkpoint: str, split: str, n: int):
     corpus = get_text_corpus("arith")
     digits = ARITH_LEVELS.get(split, (1, 3) if split == "id" else (4, 5))
     examples = corpus.examples("id" if split == "id" else "ood", n, seed=99, digits=digits)
-    runs = ev.think_examples(get_model(checkpoint), examples)
-    return ev.verifier_tokens(runs, examples)
+    runs = study.think_examples(get_model(checkpoint), examples)
+    return study.verifier_tokens(runs, examples)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def passes_record(photo: str, level: float, crop: int, ebt_steps: int, dit_passes: tuple):
-    image = load_photo(photo)[40 : 40 + crop, 60 : 60 + crop]
-    return ev.psnr_vs_passes(
+    image = study.load_photo(photo)[40 : 40 + crop, 60 : 60 + crop]
+    return study.psnr_vs_passes(
         get_model("image-ebt"), get_model("image-dit"), image, level, ebt_steps, dit_passes
     )
 
@@ -174,8 +161,8 @@ def budget_ui() -> None:
     progress = st.progress(0.0, text="Thinking…")
     for i, split in enumerate(splits):
         stats, baselines[split] = descent_record(name, split, rows, steps, samples)
-        by_steps[split] = [ev.ppl(stats.mean_nll(s)) for s in range(1, steps + 1)]
-        by_n[split] = [ev.ppl(stats.best_of_n_nll(n)) for n in range(1, samples + 1)]
+        by_steps[split] = [study.ppl(stats.mean_nll(s)) for s in range(1, steps + 1)]
+        by_n[split] = [study.ppl(stats.best_of_n_nll(n)) for n in range(1, samples + 1)]
         progress.progress((i + 1) / len(splits), text=f"{split} done")
     progress.empty()
     if not splits:
@@ -197,7 +184,7 @@ def calibration_ui() -> None:
     with st.spinner("Descending…"):
         stats, _ = descent_record(name, split, rows, steps, 1)
     pairs = [stats.calibration(s) for s in range(steps + 1)]
-    rhos = [ev.spearman(e, n) for e, n in pairs]
+    rhos = [study.spearman(e, n) for e, n in pairs]
     step = st.slider("Descent step", 0, steps, steps, key="cal_step")
     energy, nll = pairs[step]
     left, right = st.columns(2)
@@ -212,7 +199,7 @@ def calibration_ui() -> None:
         n = st.slider("Arithmetic prompts for the verifier view", 4, 100, 20, key="cal_examples")
         with st.spinner("Thinking on held-out sums…"):
             energy, wrong = verifier_record(name, split, n)
-        auroc = ev.auroc(energy, wrong)
+        auroc = study.auroc(energy, wrong)
         st.plotly_chart(
             figures.energy_hist(energy[~wrong].tolist(), energy[wrong].tolist(), auroc),
             key="cal_hist",
@@ -225,7 +212,7 @@ def denoise_ui() -> None:
         st.warning("Needs the image-ebt and image-dit checkpoints.")
         return
     cols = st.columns(5)
-    photo = cols[0].selectbox("Held-out photo", HELDOUT_IMAGES, key="dn_photo")
+    photo = cols[0].selectbox("Held-out photo", study.HELDOUT_IMAGES, key="dn_photo")
     level = cols[1].slider("Noise level (0.1 = ID)", 0.02, 0.4, 0.2, 0.01, key="dn_level")
     crop = cols[2].select_slider("Crop", [32, 48, 64, 96], 48, key="dn_crop")
     ebt_steps = cols[3].slider("EBT steps", 1, 8, 4, key="dn_steps")
@@ -243,7 +230,7 @@ def denoise_ui() -> None:
     }
     st.plotly_chart(figures.psnr_passes(curves, curve.noisy), key="dn_curve")
     st.caption(figures.summarize_passes(curves, curve.noisy))
-    clean = load_photo(photo)[40 : 40 + crop, 60 : 60 + crop]
+    clean = study.load_photo(photo)[40 : 40 + crop, 60 : 60 + crop]
     st.image(
         [curve.frames["noisy"], curve.frames["ebt"], curve.frames["dit"], clean],
         caption=[

@@ -14,14 +14,16 @@ The UMAP projection is a UI-only control (umap-learn is optional and slow to imp
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
 
 import gradio as gr
 
 import ebt_core as ebt
 from app import figures
 from app.inputs import LIMITS, MAX_SEED, check_think_work, int_in, user_errors
-from app.models import compute, ebt_model
-from ebt_core.landscapes import MAX_RESOLUTION, METHODS
+from app.runtime import Registry, compute
 
 MIN_RESOLUTION = 3  # ebt.landscape's smallest grid
 DEFAULT_RESOLUTION = 41
@@ -31,14 +33,15 @@ state through a V-dimensional space; these charts slice the energy along a plane
 candidates' states (PCA of the paths, or random directions) and draw the paths on it. Each path
 point shows its recorded energy and its distance from the plane (hover): far from the plane, the
 slice is only an approximation of what the descent saw."""
+N_OUTPUTS = (
+    8  # contour, surface, slice summary, off-plane plot and summary, paths and summary, shown
+)
 
 
-# ---- validation -----------------------------------------------------------------------------
-def _slice_args(resolution, method, seed) -> tuple[int, str, int]:
-    resolution = int_in("resolution", resolution, MIN_RESOLUTION, MAX_RESOLUTION)
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-    return resolution, method, int_in("seed", seed, 0, MAX_SEED)
+# ---- validation (the app's limits; ebt.landscape checks the method and the plane) -----------
+def _slice_args(resolution, seed) -> tuple[int, int]:
+    resolution = int_in("resolution", resolution, MIN_RESOLUTION, LIMITS["resolution"])
+    return resolution, int_in("seed", seed, 0, MAX_SEED)
 
 
 def _projection(method) -> str:
@@ -86,146 +89,171 @@ def landscape_view(model, run, token, resolution, method, seed, projection, prog
     )
 
 
-def initial_view(run_dict) -> tuple | None:
-    """The startup run's first token at the default settings (computed once, at build time)."""
-    if not run_dict:
-        return None
-    try:
-        run = ebt.ThinkRun.from_dict(run_dict)
-        model = ebt_model(run.checkpoint)
-        return landscape_view(model, run, 0, DEFAULT_RESOLUTION, "pca", 0, "pca")
-    except ValueError as err:
-        print(f"EBT Explorer: no precomputed landscape ({err})")
-        return None
-
-
 # ---- handlers -------------------------------------------------------------------------------
-def landscape(
-    prompt,
-    checkpoint,
-    token,
-    resolution,
-    method,
-    steps,
-    samples,
-    seed,
-    progress=gr.Progress(),  # noqa: B008 - gradio's way to ask for a progress tracker
-):
-    """Think `prompt` up to generated token `token` (the checkpoint's default ThinkConfig with
-    steps, samples and seed overridden), then the energy slice through that token's descent and
-    the PCA projection of its N candidates' paths."""
-    with user_errors():
-        model = ebt_model(checkpoint)
-        token = int_in("token", token, 0, LIMITS["max_new_tokens"] - 1)
-        resolution, method, seed = _slice_args(resolution, method, seed)
-        config = dataclasses.replace(
-            model.think_defaults,
-            steps=int_in("steps", steps, 1, LIMITS["steps"]),
-            samples=int_in("samples", samples, 1, LIMITS["samples"]),
-            seed=seed,
+PROGRESS = gr.Progress()  # gradio spots this default and reports progress per event
+
+
+class LandscapeTab:
+    """The tab's handlers over one registry; `first_run` gives the Think tab's first run."""
+
+    def __init__(self, registry: Registry, first_run: Callable[[], dict | None]):
+        self.registry = registry
+        self.first_run = first_run
+        self._first: dict = {}
+        self._first_lock = threading.Lock()
+
+    def landscape(self, prompt, checkpoint, token, resolution, method, steps, samples, seed,
+                  progress=PROGRESS):  # fmt: skip
+        """Think `prompt` up to generated token `token` (the checkpoint's default ThinkConfig
+        with steps, samples and seed overridden), then the energy slice through that token's
+        descent and the PCA projection of its N candidates' paths."""
+        with user_errors():
+            model = self.registry.text_ebt(checkpoint)
+            token = int_in("token", token, 0, LIMITS["max_new_tokens"] - 1)
+            resolution, seed = _slice_args(resolution, seed)
+            config = dataclasses.replace(
+                model.think_defaults,
+                steps=int_in("steps", steps, 1, LIMITS["steps"]),
+                samples=int_in("samples", samples, 1, LIMITS["samples"]),
+                seed=seed,
+            )
+            _check_room(model, prompt, token)
+            check_think_work(config, token + 1)
+            progress(0, desc="Thinking")
+            run = compute(ebt.think, model, prompt, config, max_new_tokens=token + 1)
+            return landscape_view(model, run, token, resolution, method, seed, "pca", progress)
+
+    def show(self, run_dict, token, resolution, method, seed, projection, progress=PROGRESS):
+        """The Think tab's run (no thinking): its selected token's landscape."""
+        with user_errors():
+            if not run_dict:
+                raise ValueError("there is no run to show yet: press Think on the Think tab first")
+            run = ebt.ThinkRun.from_dict(run_dict)
+            model = self.registry.text_ebt(run.checkpoint)
+            token = int_in("token", 0 if token is None else token, 0, len(run.tokens) - 1)
+            resolution, seed = _slice_args(resolution, seed)
+            projection = _projection(projection)
+            return landscape_view(model, run, token, resolution, method, seed, projection, progress)
+
+    @staticmethod
+    def reproject(shown, projection, seed, progress=PROGRESS):
+        """Redraw the projection of the landscape on show with the Projection control's method."""
+        if not shown:
+            return gr.skip()
+        with user_errors():
+            projection = _projection(projection)
+            seed = int_in("seed", seed, 0, MAX_SEED)
+            if projection == "umap":
+                progress(0, desc="UMAP (its first import takes ~20 s)")
+            run = ebt.ThinkRun.from_dict(shown["run"])
+            return projection_view(run, shown["token"], projection, seed)
+
+    @staticmethod
+    def redraw_unless_pca(shown, projection, seed, progress=PROGRESS):
+        """After /landscape (which draws PCA): redraw the projection only if UMAP is selected."""
+        return (
+            gr.skip()
+            if projection == "pca"
+            else LandscapeTab.reproject(shown, projection, seed, progress)
         )
-        _check_room(model, prompt, token)
-        check_think_work(config, token + 1)
-        progress(0, desc="Thinking")
-        run = compute(ebt.think, model, prompt, config, max_new_tokens=token + 1)
-        return landscape_view(model, run, token, resolution, method, seed, "pca", progress)
 
+    def think_defaults(self, checkpoint):
+        """The Think-again controls: the checkpoint's default steps, and its default samples but
+        at least 4 (a display default: several paths make a more telling landscape)."""
+        with user_errors():
+            config = self.registry.think_defaults(checkpoint)
+        return min(config.steps, LIMITS["steps"]), min(max(config.samples, 4), LIMITS["samples"])
 
-def show(run_dict, token, resolution, method, seed, projection, progress=gr.Progress()):  # noqa: B008
-    """The Think tab's run (no thinking): its selected token's landscape."""
-    with user_errors():
+    def first_view(self) -> tuple:
+        """The first run's first token at the default settings: computed by the first page load
+        (after the Think tab's first run), then shared; skipped when there is no first run."""
+        with self._first_lock:
+            if "views" not in self._first:
+                self._first["views"] = self._first_landscape()
+        views = self._first["views"]
+        return views if views is not None else (gr.skip(),) * N_OUTPUTS
+
+    def _first_landscape(self) -> tuple | None:
+        run_dict = self.first_run()
         if not run_dict:
-            raise ValueError("there is no run to show yet: press Think on the Think tab first")
-        run = ebt.ThinkRun.from_dict(run_dict)
-        model = ebt_model(run.checkpoint)
-        token = int_in("token", 0 if token is None else token, 0, len(run.tokens) - 1)
-        resolution, method, seed = _slice_args(resolution, method, seed)
-        projection = _projection(projection)
-        return landscape_view(model, run, token, resolution, method, seed, projection, progress)
+            return None
+        try:
+            run = ebt.ThinkRun.from_dict(run_dict)
+            model = self.registry.text_ebt(run.checkpoint)
+            return landscape_view(model, run, 0, DEFAULT_RESOLUTION, "pca", 0, "pca")
+        except ValueError as err:
+            print(f"EBT Explorer: no precomputed landscape ({err})")
+            return None
+
+    # ---- layout and events ------------------------------------------------------------------
+    def build(self, demo: gr.Blocks, think: SimpleNamespace) -> None:
+        """Lay out the tab inside the current gr.Tab and wire its events (api_name="landscape").
+        `think`: the Think tab's widgets (prompt, checkpoint, token, run_state)."""
+        default = think.checkpoint.value
+        gr.Markdown(INTRO)
+        w = _controls(*(self.think_defaults(default) if default else (8, 4)))
+        with gr.Row():
+            contour = gr.Plot(label="Energy slice (contour)")
+            surface = gr.Plot(label="Energy slice (3-D surface)")
+        slice_md = gr.Markdown()
+        with gr.Row():
+            with gr.Column():
+                off_plane = gr.Plot(label="Off-plane distance")
+                off_md = gr.Markdown()
+            with gr.Column():
+                paths = gr.Plot(label="Candidate paths")
+                paths_md = gr.Markdown()
+        shown = gr.State(None)
+        outputs = [contour, surface, slice_md, off_plane, off_md, paths, paths_md, shown]
+        self._wire(demo, think, w, outputs)
+
+    def _wire(self, demo, think: SimpleNamespace, w: SimpleNamespace, outputs: list) -> None:
+        private = dict(api_visibility="private", preprocess=False)
+        shown, paths, paths_md = outputs[-1], outputs[5], outputs[6]
+        redraw = dict(inputs=[shown, w.projection, w.seed], outputs=[paths, paths_md], **private)
+        api_inputs = [think.prompt, think.checkpoint, w.api_token, w.resolution, w.method]
+        api_inputs += [w.steps, w.samples, w.seed]
+        w.api_btn.click(
+            self.landscape, api_inputs, outputs, api_name="landscape", preprocess=False
+        ).success(self.redraw_unless_pca, **redraw)
+        show_inputs = [think.run_state, think.token, w.resolution, w.method, w.seed, w.projection]
+        w.show_btn.click(self.show, show_inputs, outputs, **private)
+        w.projection.input(self.reproject, **redraw)
+        controls = [w.steps, w.samples]
+        think.checkpoint.change(
+            self.think_defaults, think.checkpoint, controls, api_visibility="private"
+        )
+        demo.load(self.first_view, None, outputs, api_visibility="private")
 
 
-def reproject(shown, projection, seed, progress=gr.Progress()):  # noqa: B008
-    """Redraw the projection of the landscape on show with the Projection control's method."""
-    if not shown:
-        return gr.skip()
-    with user_errors():
-        projection = _projection(projection)
-        seed = int_in("seed", seed, 0, MAX_SEED)
-        if projection == "umap":
-            progress(0, desc="UMAP (its first import takes ~20 s)")
-        run = ebt.ThinkRun.from_dict(shown["run"])
-        return projection_view(run, shown["token"], projection, seed)
-
-
-def redraw_unless_pca(shown, projection, seed, progress=gr.Progress()):  # noqa: B008
-    """After /landscape (which draws PCA): redraw the projection only if UMAP is selected."""
-    return gr.skip() if projection == "pca" else reproject(shown, projection, seed, progress)
-
-
-def think_defaults(checkpoint):
-    """The Think-again controls: the checkpoint's default steps, and its default samples but at
-    least 4 (a display default: several paths make a more telling landscape)."""
-    with user_errors():
-        config = ebt_model(checkpoint).think_defaults
-    return min(config.steps, LIMITS["steps"]), min(max(config.samples, 4), LIMITS["samples"])
-
-
-# ---- layout and events ----------------------------------------------------------------------
 def _slider(lo: int, hi: int, value: int, label: str) -> gr.Slider:
     return gr.Slider(lo, hi, value=value, step=1, precision=0, label=label)
 
 
-def build(prompt, checkpoint, token, run_state) -> None:
-    """Lay out the tab inside the current gr.Tab and wire its events (api_name="landscape").
-
-    prompt, checkpoint, token: the Think tab's widgets; run_state: its run (a ThinkRun dict).
-    """
-    first = initial_view(run_state.value) or (None,) * 8
-    steps0, samples0 = think_defaults(checkpoint.value) if checkpoint.value else (8, 4)
-    gr.Markdown(INTRO)
+def _controls(steps: int, samples: int) -> SimpleNamespace:
+    w = SimpleNamespace()
     with gr.Row():
-        resolution = _slider(MIN_RESOLUTION, MAX_RESOLUTION, DEFAULT_RESOLUTION, "Resolution")
-        method = gr.Radio(
+        w.resolution = _slider(
+            MIN_RESOLUTION, LIMITS["resolution"], DEFAULT_RESOLUTION, "Resolution"
+        )
+        w.method = gr.Radio(
             [("PCA of the paths", "pca"), ("Random directions", "random")],
             value="pca",
             label="Plane",
         )
-        seed = gr.Number(0, minimum=0, maximum=MAX_SEED, precision=0, label="Seed")
-        projection = gr.Radio(
+        w.seed = gr.Number(0, minimum=0, maximum=MAX_SEED, precision=0, label="Seed")
+        w.projection = gr.Radio(
             [("PCA", "pca"), ("UMAP (optional package)", "umap")], value="pca", label="Projection"
         )
-    show_btn = gr.Button("Show landscape of the Think tab's token", variant="primary")
+    w.show_btn = gr.Button("Show landscape of the Think tab's token", variant="primary")
     with gr.Accordion("Think again here (the /landscape API)", open=False):
         gr.Markdown(
             "Thinks the Think tab's prompt with the checkpoint's default settings except the "
             "steps, samples and seed chosen here, up to the given token, then shows its landscape."
         )
         with gr.Row():
-            api_token = _slider(0, LIMITS["max_new_tokens"] - 1, 0, "Token (position)")
-            steps = _slider(1, LIMITS["steps"], steps0, "Steps")
-            samples = _slider(1, LIMITS["samples"], samples0, "Samples N")
-        api_btn = gr.Button("Think & show landscape")
-    with gr.Row():
-        contour = gr.Plot(first[0], label="Energy slice (contour)")
-        surface = gr.Plot(first[1], label="Energy slice (3-D surface)")
-    slice_md = gr.Markdown(first[2])
-    with gr.Row():
-        with gr.Column():
-            off_plane = gr.Plot(first[3], label="Off-plane distance")
-            off_md = gr.Markdown(first[4])
-        with gr.Column():
-            paths = gr.Plot(first[5], label="Candidate paths")
-            paths_md = gr.Markdown(first[6])
-    shown = gr.State(first[7])
-
-    outputs = [contour, surface, slice_md, off_plane, off_md, paths, paths_md, shown]
-    private = dict(api_visibility="private", preprocess=False)
-    redraw = dict(inputs=[shown, projection, seed], outputs=[paths, paths_md], **private)
-    api_inputs = [prompt, checkpoint, api_token, resolution, method, steps, samples, seed]
-    api_btn.click(landscape, api_inputs, outputs, api_name="landscape", preprocess=False).success(
-        redraw_unless_pca, **redraw
-    )
-    show_inputs = [run_state, token, resolution, method, seed, projection]
-    show_btn.click(show, show_inputs, outputs, **private)
-    projection.input(reproject, **redraw)
-    checkpoint.change(think_defaults, checkpoint, [steps, samples], api_visibility="private")
+            w.api_token = _slider(0, LIMITS["max_new_tokens"] - 1, 0, "Token (position)")
+            w.steps = _slider(1, LIMITS["steps"], steps, "Steps")
+            w.samples = _slider(1, LIMITS["samples"], samples, "Samples N")
+        w.api_btn = gr.Button("Think & show landscape")
+    return w

@@ -1,27 +1,33 @@
-"""The checkpoints this app offers, loaded once and shared read-only by every visitor and tab."""
+"""The app's runtime: the checkpoints this server offers (scanned once, each loaded on first use
+and shared read-only by every visitor and tab), the two threads that run model work, and
+glibc memory hygiene for a long-running server."""
 
 from __future__ import annotations
 
 import ctypes
+import threading
 from concurrent.futures import ThreadPoolExecutor
-
-import gradio as gr
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import ebt_core as ebt
 
-CHECKPOINTS = ebt.checkpoints_dir()
-EBTS = ebt.available("text-ebt")
-TRANSFORMERS = ebt.available("transformer")
-IMAGE_MODELS = ebt.available("image")
-DEFAULT_EBT = "arith-ebt" if "arith-ebt" in EBTS else (EBTS[0] if EBTS else None)
+# Model work runs on these two threads only. Gradio serves events from a growing pool of worker
+# threads, and each new thread that runs torch gets its own per-thread state and malloc arena:
+# with `/denoise` the server's RSS grew ~25 % under 8 clients (a plateau, not a leak); with a
+# fixed pair of threads it stays flat. Two = the queue's concurrency limit. (Threads start on
+# the first submit: importing this module does no work.)
+COMPUTE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ebt-compute")
 
-if gr.NO_RELOAD:  # survives reloads
-    MODELS: dict = {}
-    # Model work runs on these two threads only. Gradio serves events from a growing pool of
-    # worker threads, and each new thread that runs torch gets its own per-thread state and
-    # malloc arena: with `/denoise` the server's RSS grew ~25 % under 8 clients (a plateau, not
-    # a leak); with a fixed pair of threads it stays flat. Two = the queue's concurrency limit.
-    COMPUTE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ebt-compute")
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each worker thread its own malloc arena and keeps freed memory in it, so the
+    server's RSS kept growing under concurrent clients (scripts/loadtest.py). Same effect as
+    MALLOC_ARENA_MAX=2; a no-op where libc is not glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8 = M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
 
 
 def _trim() -> None:
@@ -41,31 +47,76 @@ def compute(fn, *args, **kwargs):
         _trim()
 
 
-def get_model(name: str):
-    model = MODELS.get(name)
-    # Absent, or built by an ebt_core module that a reload has since replaced.
-    if not isinstance(model, (ebt.TextEBT, ebt.Transformer, ebt.ImageEBT, ebt.ImageDiT)):
-        model = MODELS[name] = ebt.load(CHECKPOINTS / name)
-    return model
-
-
-def ebt_model(name):
-    """A text EBT offered by this app (never an arbitrary path sent by a client)."""
-    if name not in EBTS:
-        raise ValueError(f"checkpoint must be one of {EBTS} (in {CHECKPOINTS}), got {name!r}")
-    return get_model(name)
-
-
-def image_model(name):
-    """An image checkpoint (EBT or DiT) offered by this app."""
-    if name not in IMAGE_MODELS:
-        raise ValueError(
-            f"checkpoint must be one of {IMAGE_MODELS} (in {CHECKPOINTS}), got {name!r}"
-        )
-    return get_model(name)
-
-
-def baseline_name(checkpoint: str) -> str | None:
-    """The Transformer++ trained beside an EBT named X-ebt is X-transformer."""
+def baseline_name(checkpoint: str, transformers: list[str]) -> str | None:
+    """The Transformer++ trained beside an EBT named X-ebt is X-transformer (if it exists)."""
     name = checkpoint.removesuffix("-ebt") + "-transformer"
-    return name if checkpoint.endswith("-ebt") and name in TRANSFORMERS else None
+    return name if checkpoint.endswith("-ebt") and name in transformers else None
+
+
+def _preferred(names: list[str], name: str) -> str | None:
+    return name if name in names else next(iter(names), None)
+
+
+@dataclass
+class Registry:
+    """The checkpoints under one folder, by kind; `get` loads each once (thread-safe)."""
+
+    folder: Path
+    text_ebts: list[str]
+    transformers: list[str]
+    image_ebts: list[str]
+    dits: list[str]
+    _models: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def scan(cls) -> Registry:
+        """The checkpoints in `ebt.checkpoints_dir()` ($EBT_CHECKPOINTS): names only, no loading."""
+        kinds = ("text-ebt", "transformer", "image-ebt", "image-dit")
+        return cls(ebt.checkpoints_dir(), *(ebt.available(kind) for kind in kinds))
+
+    @property
+    def default_ebt(self) -> str | None:
+        return _preferred(self.text_ebts, "arith-ebt")
+
+    @property
+    def default_image_ebt(self) -> str | None:
+        return _preferred(self.image_ebts, "image-ebt")
+
+    @property
+    def dit(self) -> str | None:
+        """The diffusion baseline of the Denoise tab."""
+        return _preferred(self.dits, "image-dit")
+
+    def get(self, name: str):
+        """A checkpoint of this folder by name, loaded on first use."""
+        with self._lock:
+            if name not in self._models:
+                self._models[name] = ebt.load(self.folder / name)
+            return self._models[name]
+
+    def text_ebt(self, name) -> ebt.TextEBT:
+        """A text EBT offered by this app (never an arbitrary path sent by a client)."""
+        if name not in self.text_ebts:
+            raise ValueError(
+                f"checkpoint must be one of {self.text_ebts} (in {self.folder}), got {name!r}"
+            )
+        return self.get(name)
+
+    def think_defaults(self, name) -> ebt.ThinkConfig:
+        """A text EBT's default ThinkConfig, read from its config.json (no weights loaded)."""
+        if name not in self.text_ebts:
+            self.text_ebt(name)  # raises the error naming the checkpoints offered
+        return ebt.read_think_defaults(self.folder / name)
+
+    def image_ebt(self, name) -> ebt.ImageEBT:
+        """An image EBT offered by this app (the DiT is the baseline, not a choice)."""
+        if name not in self.image_ebts:
+            raise ValueError(
+                f"checkpoint must be one of the image EBTs {self.image_ebts}, got {name!r}"
+            )
+        return self.get(name)
+
+    def baseline(self, checkpoint: str) -> str | None:
+        """The Transformer++ trained beside a text EBT, if this folder has it."""
+        return baseline_name(checkpoint, self.transformers)

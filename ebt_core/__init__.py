@@ -7,9 +7,18 @@
 No UI imports live here; front ends render the records this package returns.
 """
 
-from .checkpoint import CheckpointError, available, checkpoints_dir, load, read_metrics, save
+from .checkpoint import (
+    CheckpointError,
+    available,
+    checkpoints_dir,
+    load,
+    read_metrics,
+    read_think_defaults,
+    save,
+)
 from .config import ThinkConfig
 from .image.denoise import DenoiseConfig, DenoiseResult, denoise
+from .image.io import MIN_SIDE, fit_within, open_image, to_uint8
 from .image.model import ImageDiT, ImageEBT, ImageModelConfig
 from .landscapes import Landscape, landscape, project_paths
 from .records import ScoreResult, ThinkRun, TokenRecord
@@ -25,6 +34,10 @@ __all__ = [
     "ImageEBT",
     "ImageModelConfig",
     "denoise",
+    "MIN_SIDE",
+    "fit_within",
+    "open_image",
+    "to_uint8",
     "CharTokenizer",
     "CheckpointError",
     "ScoreResult",
@@ -42,6 +55,7 @@ __all__ = [
     "project_paths",
     "predict_next",
     "read_metrics",
+    "read_think_defaults",
     "save",
     "score",
     "think",

@@ -208,6 +208,17 @@ def save(
     return path
 
 
+def read_think_defaults(name_or_dir: str | os.PathLike) -> ThinkConfig:
+    """A checkpoint's default ThinkConfig (what `load` sets as `think_defaults`), read from its
+    config.json without loading the weights."""
+    path = resolve(name_or_dir)
+    data = _read_config(path)
+    try:
+        return ThinkConfig.from_dict(data["think"]) if data.get("think") else ThinkConfig()
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path / CONFIG_FILE}: {err}") from err
+
+
 def read_metrics(name_or_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """The training curve of a checkpoint (one dict per logged evaluation)."""
     file = resolve(name_or_dir) / METRICS_FILE

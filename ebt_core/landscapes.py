@@ -120,7 +120,7 @@ def landscape(
             f"resolution must be an integer in [3, {MAX_RESOLUTION}], got {resolution}"
         )
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     record = run.tokens[token]
     states = record.states.astype(np.float64)  # (N, S+1, V)
     points = states.reshape(-1, states.shape[-1])

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from app_server import start_app
 
+from app.payloads import request
+
 
 def photo_256(folder: Path) -> Path:
     """A 256×256 crop of a held-out photo (skimage's astronaut), as a PNG file."""
@@ -31,12 +33,13 @@ def photo_256(folder: Path) -> Path:
     return path
 
 
-def timed(call, repeats: int) -> dict:
-    call()  # warm-up: first-use costs (model load, caches) are not what a visitor waits for
+def timed(repeats: int, call, **kwargs) -> dict:
+    """Median and max seconds of `call(**kwargs)` over `repeats` calls after a warm-up."""
+    call(**kwargs)  # warm-up: first-use costs (model load, caches) are not what a visitor waits for
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        call()
+        call(**kwargs)
         times.append(time.perf_counter() - start)
     return {"median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3)}
 
@@ -54,49 +57,15 @@ def main() -> None:
         client = Client(url, verbose=False)
         with tempfile.TemporaryDirectory() as tmp:
             photo = handle_file(str(photo_256(Path(tmp))))
-            think = dict(
-                prompt="12+35=",
-                checkpoint="arith-ebt",
-                steps=2,
-                step_size=0,
-                langevin=0.0,
-                samples=4,
-                select="min",
-                tolerance=0.0,
-                seed=0,
-                max_new_tokens=3,
-            )
-            report = {
-                "start_to_page_s": round(start_s, 2),
-                "think": timed(lambda: client.predict(**think, api_name="/think"), args.repeats),
-                "landscape": timed(
-                    lambda: client.predict(
-                        prompt="12+35=",
-                        checkpoint="arith-ebt",
-                        token=1,
-                        resolution=41,
-                        method="pca",
-                        steps=2,
-                        samples=4,
-                        seed=0,
-                        api_name="/landscape",
-                    ),
-                    args.repeats,
-                ),
-                "denoise_256": timed(
-                    lambda: client.predict(
-                        image=photo,
-                        checkpoint="image-ebt",
-                        noise=0.1,
-                        steps=2,
-                        step_size=0,
-                        langevin=0.0,
-                        seed=0,
-                        api_name="/denoise",
-                    ),
-                    args.repeats,
-                ),
+            calls = {  # the targets' requests: an example thought, a 41² slice, a 256² photo
+                "think": request("/think", steps=2, samples=4, max_new_tokens=3),
+                "landscape": request("/landscape", resolution=41, steps=2, samples=4),
+                "denoise_256": request("/denoise", image=photo),
             }
+            report = {"start_to_page_s": round(start_s, 2)}
+            for name, kwargs in calls.items():
+                api_name = "/" + name.removesuffix("_256")
+                report[name] = timed(args.repeats, client.predict, **kwargs, api_name=api_name)
         import torch
 
         report["threads"] = torch.get_num_threads()

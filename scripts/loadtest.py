@@ -26,6 +26,8 @@ from pathlib import Path
 
 from app_server import ROOT, start_app
 
+from app.payloads import request
+
 SMALL_PHOTO_SIDE = 96  # a denoise request stays around a second on 2 CPUs
 
 
@@ -83,29 +85,14 @@ def requests_for(api: dict, text_ckpt: str, photo: str) -> dict[str, dict]:
     from gradio_client import handle_file
 
     wanted = {
-        "/think": dict(
-            prompt="12+35=", checkpoint=text_ckpt, steps=4, step_size=0, langevin=0.0,
-            samples=4, select="min", tolerance=0.0, seed=0, max_new_tokens=4,
+        "/think": request("/think", checkpoint=text_ckpt, steps=4, samples=4, max_new_tokens=4),
+        "/score": request("/score", checkpoint=text_ckpt),
+        "/landscape": request(
+            "/landscape", checkpoint=text_ckpt, resolution=21, steps=4, samples=4
         ),
-        "/score": dict(prompt="12+35=", answer="47", checkpoint=text_ckpt),
-        "/landscape": dict(
-            prompt="12+35=", checkpoint=text_ckpt, token=1, resolution=21, method="pca",
-            steps=4, samples=4, seed=0,
-        ),
-    }  # fmt: skip
-    out = {name: kwargs for name, kwargs in wanted.items() if name in api}
-    if "/denoise" in api:  # its parameters' defaults, the image replaced, few steps
-        kwargs = {}
-        for p in api["/denoise"]["parameters"]:
-            name = p["parameter_name"]
-            if p.get("component") == "Image" or "image" in name:
-                kwargs[name] = handle_file(photo)
-            elif p.get("parameter_has_default"):
-                kwargs[name] = p["parameter_default"]
-        if "steps" in kwargs:
-            kwargs["steps"] = 2
-        out["/denoise"] = kwargs
-    return out
+        "/denoise": request("/denoise", image=handle_file(photo)),  # 2 steps
+    }
+    return {name: kwargs for name, kwargs in wanted.items() if name in api}
 
 
 def percentile(values: list[float], q: float) -> float | None:

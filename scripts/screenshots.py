@@ -6,22 +6,19 @@ python scripts/screenshots.py            # → assets/screenshots/{think,landsca
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from app_server import ROOT, start_app  # scripts/ is sys.path[0] when run
+from browser_tour import tour
 
-from app_server import ROOT, start_app  # noqa: E402  (scripts/ is sys.path[0] when run)
-
-from tests.browser_tour import tour  # noqa: E402
+UPLOAD = ROOT / "assets/examples/denoise-astronaut.png"  # the photo uploaded on the Denoise tab
 
 
 def main() -> None:
+    if not UPLOAD.is_file():
+        raise SystemExit(f"missing {UPLOAD.relative_to(ROOT)}: the Denoise tab's upload")
     server, url, served = start_app(output=None)
     try:
-        example = ROOT / "assets/examples/astronaut.png"
-        image = example if example.exists() else next((ROOT / "assets/examples").glob("*.png"))
-        report = tour(url, ROOT / "assets/screenshots", image, example="487+396=")
+        report = tour(url, ROOT / "assets/screenshots", UPLOAD, example="487+396=")
         report["start_to_page_s"] = round(served, 2)
         print(json.dumps(report))
     finally:

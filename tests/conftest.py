@@ -1,13 +1,11 @@
-"""Shared fixtures: tiny seeded models (CPU, milliseconds)."""
+"""Shared fixtures: tiny seeded models (CPU, milliseconds) and the app served in-process."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
 import shutil
 import socket
-import sys
 
 import pytest
 import torch
@@ -57,18 +55,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-APP_MODULES = ("app.main", "app.models", "app.landscape_tab", "app.denoise_tab")
+# gradio's own queue trips pandas deprecation warnings; they are not ours to fix
+QUIET_GRADIO = pytest.mark.filterwarnings(
+    "ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"
+)
 
 
-@pytest.fixture(scope="session")
-def client(tmp_path_factory):
-    """The Gradio app served in-process, once per test session, on tiny text checkpoints
-    (arith-ebt, arith-transformer) and the shipped image checkpoints; → (Client, app.main).
+def pytest_collection_modifyitems(items):
+    """Every test that talks to the served app (the `client` fixture) ignores those warnings."""
+    for item in items:
+        if "client" in getattr(item, "fixturenames", ()):
+            item.add_marker(QUIET_GRADIO)
 
-    app.models reads $EBT_CHECKPOINTS at import, so the app's modules are imported afresh here.
-    """
-    gradio_client = pytest.importorskip("gradio_client")
-    root = tmp_path_factory.mktemp("checkpoints")
+
+def _checkpoints(root):
+    """Tiny text checkpoints (arith-ebt, arith-transformer) and the shipped image ones."""
     torch.manual_seed(0)
     ebt.save(
         ebt.TextEBT(ebt.TextModelConfig(**TINY)), root / "arith-ebt", think=ebt.ThinkConfig(steps=4)
@@ -80,27 +81,37 @@ def client(tmp_path_factory):
     for name in ("image-ebt", "image-dit"):
         if (shipped / name).is_dir():
             shutil.copytree(shipped / name, root / name, ignore=shutil.ignore_patterns(".resume"))
+
+
+@pytest.fixture(scope="session")
+def client(tmp_path_factory):
+    """The Gradio app served in-process, once per test session, on tiny text checkpoints
+    (arith-ebt, arith-transformer) and the shipped image checkpoints; → (Client, Explorer):
+    the Explorer's tabs (`.think`, `.landscape`, `.denoise`) hold the handlers it serves."""
+    gradio_client = pytest.importorskip("gradio_client")
+    from app.inputs import MAX_UPLOAD_BYTES
+    from app.main import create_explorer
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    _checkpoints(root)
     old = os.environ.get("EBT_CHECKPOINTS")
     os.environ["EBT_CHECKPOINTS"] = str(root)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    for name in APP_MODULES:
-        sys.modules.pop(name, None)
-    try:  # the app reads the folder at import only: restore the variable for the other tests
-        main = importlib.import_module("app.main")
+    try:  # the app scans the folder when it is created: restore the variable for the others
+        explorer = create_explorer()
     finally:
         if old is None:
             os.environ.pop("EBT_CHECKPOINTS", None)
         else:
             os.environ["EBT_CHECKPOINTS"] = old
+    demo = explorer.demo
     try:
-        main.demo.launch(
+        demo.launch(
             prevent_thread_lock=True,
             server_port=_free_port(),
             quiet=True,
-            max_file_size=main.MAX_UPLOAD_BYTES,
+            max_file_size=MAX_UPLOAD_BYTES,
         )
-        yield gradio_client.Client(main.demo.local_url, verbose=False), main
+        yield gradio_client.Client(demo.local_url, verbose=False), explorer
     finally:
-        main.demo.close()
-        for name in APP_MODULES:
-            sys.modules.pop(name, None)
+        demo.close()

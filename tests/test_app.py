@@ -3,12 +3,14 @@ through gradio_client against an in-process server on tiny checkpoints."""
 
 from __future__ import annotations
 
+import gradio as gr
 import plotly.graph_objects as go
 import pytest
 import torch
 
 import ebt_core as ebt
 from app import figures
+from app.payloads import request
 from ebt_core.text.data import ARITH_VOCAB
 
 TINY = dict(n_layer=2, n_head=2, d_model=32, vocab=ARITH_VOCAB, step_size=2.0)
@@ -83,31 +85,17 @@ def test_summaries_mention_the_step_and_the_selection_rule(run):
 
 
 # ---- the API through gradio_client ----------------------------------------------------------
-# gradio's own queue trips pandas deprecation warnings; they are not ours to fix
-quiet_gradio = pytest.mark.filterwarnings(
-    "ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"
-)
-THINK = dict(
-    prompt="12+35=",
-    checkpoint="arith-ebt",
-    steps=3,
-    step_size=0,
-    langevin=0.0,
-    samples=2,
-    select="min",
-    tolerance=0.0,
-    seed=0,
-    max_new_tokens=2,
-)
+THINK = request("/think")
 
 
 @pytest.mark.slow
-@quiet_gradio
 def test_api_names_and_parameters(client):
     api = client[0].view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(api) == {"/think", "/score", "/landscape", "/denoise", "/denoise_baseline"}
     names = [p["parameter_name"] for p in api["/think"]["parameters"]]
-    assert names[:10] == list(THINK)
+    assert names == list(THINK)  # accept_lower_only last, with its default
+    defaults = {p["parameter_name"]: p["parameter_default"] for p in api["/think"]["parameters"]}
+    assert defaults["steps"] == 4  # the default checkpoint's ThinkConfig, read without loading
     assert [p["parameter_name"] for p in api["/score"]["parameters"]] == [
         "prompt",
         "answer",
@@ -116,25 +104,22 @@ def test_api_names_and_parameters(client):
 
 
 @pytest.mark.slow
-@quiet_gradio
 def test_think_through_the_api_returns_the_continuation_and_its_views(client):
-    c, main = client
+    c, app = client
     result = c.predict(**THINK, api_name="/think")
     text, strip, summary = result[:3]
     assert len(text) == 2 and strip.count('class="ebt-chip"') == 2 and repr(text) in summary
     # the same call in-process gives the same continuation: seeded, no hidden state
-    assert main.think(*THINK.values())[0] == text
+    assert app.think.think(*THINK.values())[0] == text
 
 
 @pytest.mark.slow
-@quiet_gradio
 def test_score_through_the_api(client):
     plot, summary = client[0].predict("12+35=", "47", "arith-ebt", api_name="/score")
     assert "'4'" in summary and "'7'" in summary and plot is not None
 
 
 @pytest.mark.slow
-@quiet_gradio
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -153,25 +138,36 @@ def test_bad_input_reaches_the_client_as_a_readable_error(client, change, messag
 
 @pytest.mark.slow
 def test_scrubbing_replays_the_stored_run(client):
-    main = client[1]
-    run_dict = main.think(*{**THINK, "steps": 4}.values())[-1]
+    tab = client[1].think
+    run_dict = tab.think(*{**THINK, "steps": 4}.values())[-1]
     last = ebt.ThinkRun.from_dict(run_dict).tokens[1].steps_used
-    timer, slider, energy, topk, summary, table, token_md = main.select_token(run_dict, 1)
+    timer, slider, energy, topk, summary, table, token_md = tab.select_token(run_dict, 1)
     assert not timer.active and slider.maximum == last and slider.value == last
     assert len(table) == THINK["samples"] and "Transformer++" in token_md
-    timer, step, *_ = main.play(run_dict, 1, last)  # at the end, Play starts over
+    timer, step, *_ = tab.play(run_dict, 1, last)  # at the end, Play starts over
     assert timer.active and step == 0
-    timer, step, *_ = main.tick(run_dict, 1, last - 1)  # the last tick stops the timer
+    timer, step, *_ = tab.tick(run_dict, 1, last - 1)  # the last tick stops the timer
     assert step == last and not timer.active
-    assert main.step_once(run_dict, 1, last)[0] == 0  # Step wraps around
-    energy, topk, summary = main.show_step(run_dict, 1, 2)
+    assert tab.step_once(run_dict, 1, last)[0] == 0  # Step wraps around
+    energy, topk, summary = tab.show_step(run_dict, 1, 2)
     assert [s.x0 for s in energy.layout.shapes] == [2] and "step 2" in summary
-    assert main.settings_for("arith-ebt")[0] == 4  # the checkpoint's default steps
+    assert tab.settings_for("arith-ebt")[0] == 4  # the checkpoint's default steps
 
 
 @pytest.mark.slow
-def test_the_first_view_is_precomputed_at_startup(client):
-    main = client[1]
-    assert main.FIRST_RUN["prompt"] == main.EXAMPLES[0]["prompt"] == "12+35="
-    outputs = main.show_run(main.FIRST_RUN)  # the page-load event: no thinking
-    assert len(outputs) == 11 and outputs[0] == main.FIRST_RUN["text"]
+def test_the_first_view_is_computed_once_on_page_load(client):
+    tab = client[1].think
+    first_run = tab.first_run()
+    assert first_run["prompt"] == tab.examples[0]["prompt"] == "12+35="
+    assert tab.first_run() is first_run  # thought once, then shared by every page load
+    outputs = tab.show_run(first_run)  # replaying it: no thinking
+    assert len(outputs) == 11 and outputs[0] == first_run["text"]
+    assert tab.show_first_run()[0] == first_run["text"]  # what each page load shows
+
+
+def test_importing_the_app_loads_no_model():
+    """`import app.main` builds the page for `gradio app/main.py` but loads no checkpoint."""
+    from app import main
+
+    assert isinstance(main.demo, gr.Blocks) and callable(main.create_demo)
+    assert main.create_explorer().registry._models == {}

@@ -7,12 +7,12 @@ import inspect
 import json
 import math
 import re
-import sys
 
 import pytest
 
 import ebt_core as ebt
 from app.inputs import LIMITS, check_denoise_work, check_think_work
+from app.payloads import request
 
 from .test_image_io import BAD_FILES, encode, photo
 
@@ -41,21 +41,11 @@ def test_denoise_work_budget():
 
 
 # ---- the Gradio endpoints through gradio_client ---------------------------------------------
-# gradio's own queue trips pandas deprecation warnings; they are not ours to fix
-quiet_gradio = pytest.mark.filterwarnings(
-    "ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"
-)
 GOOD = {
-    "/think": dict(
-        prompt="12+35=", checkpoint="arith-ebt", steps=2, step_size=0, langevin=0.0, samples=2,
-        select="min", tolerance=0.0, seed=0, max_new_tokens=2,
-    ),
-    "/score": dict(prompt="12+35=", answer="47", checkpoint="arith-ebt"),
-    "/landscape": dict(
-        prompt="12+35=", checkpoint="arith-ebt", token=0, resolution=5, method="pca", steps=2,
-        samples=2, seed=0,
-    ),
-}  # fmt: skip
+    "/think": request("/think", steps=2),
+    "/score": request("/score"),
+    "/landscape": request("/landscape", token=0, resolution=5, steps=2),
+}
 BAD_VALUES = [  # (endpoint, change, the message must match)
     ("/think", {"prompt": ""}, "prompt must be a non-empty string"),
     ("/think", {"prompt": None}, "prompt must be a non-empty string"),
@@ -101,14 +91,14 @@ BAD_VALUES = [  # (endpoint, change, the message must match)
     ("/landscape", {"prompt": "é"}, "prompt contains"),
     ("/landscape", {"checkpoint": "../x"}, "checkpoint must be one of"),
 ]
-# (endpoint, change, message, (module, handler, the app.inputs helper it must call))
+# (endpoint, change, message, (tab, handler, the app.inputs helper it must call))
 BUDGETS = [
     ("/think", {"steps": 64, "max_new_tokens": 64}, "exceeds this server's budget",
-     ("app.main", "think", "check_think_work")),
+     ("think", "think", "check_think_work")),
     ("/score", {"answer": "4" * 500}, "answer must be at most",
-     ("app.main", "score", "text_in")),
+     ("think", "score", "text_in")),
     ("/landscape", {"token": 63, "steps": 64}, "exceeds this server's budget",
-     ("app.landscape_tab", "landscape", "check_think_work")),
+     ("landscape", "landscape", "check_think_work")),
 ]  # fmt: skip
 
 
@@ -149,8 +139,7 @@ def _raw_error(client, endpoint: str, kwargs: dict) -> str:
 def _bad_request_then_good_one(client, endpoint, change, message):
     from gradio_client.exceptions import AppError
 
-    if endpoint not in _endpoints(client):
-        pytest.skip(f"{endpoint} is not wired yet")
+    assert endpoint in _endpoints(client), f"{endpoint} is not wired"
     if _non_finite(change):
         assert re.search(message, _raw_error(client, endpoint, {**GOOD[endpoint], **change}))
     else:
@@ -161,7 +150,6 @@ def _bad_request_then_good_one(client, endpoint, change, message):
 
 
 @pytest.mark.slow
-@quiet_gradio
 @pytest.mark.parametrize(
     "endpoint, change, message", BAD_VALUES, ids=[_case_id(e, c) for e, c, _ in BAD_VALUES]
 )
@@ -170,30 +158,26 @@ def test_endpoints_answer_bad_input_with_a_readable_error(client, endpoint, chan
 
 
 @pytest.mark.slow
-@quiet_gradio
 @pytest.mark.parametrize(
     "endpoint, change, message, needs", BUDGETS, ids=[_case_id(e, c) for e, c, *_ in BUDGETS]
 )
 def test_endpoints_enforce_the_work_budgets(client, endpoint, change, message, needs):
-    module, handler, helper = needs
-    if helper not in inspect.getsource(getattr(sys.modules[module], handler)):
-        pytest.skip(f"{module}.{handler} does not call app.inputs.{helper} yet")
+    tab, handler, helper = needs
+    source = inspect.getsource(getattr(getattr(client[1], tab), handler))
+    assert helper in source, f"the {tab} tab's {handler} does not call app.inputs.{helper}"
     _bad_request_then_good_one(client, endpoint, change, message)
 
 
 def _denoise_args(client, image_path) -> dict:
-    """Keyword arguments for /denoise: each parameter's default, the image replaced."""
+    """Keyword arguments for /denoise: the example request (each parameter's default in the
+    UI), the image replaced."""
     from gradio_client import handle_file
 
-    args, image_param = {}, None
-    for p in _endpoints(client)["/denoise"]["parameters"]:
-        if p.get("component") == "Image" or "image" in p["parameter_name"]:
-            image_param = p["parameter_name"]
-        elif p.get("parameter_has_default"):
-            args[p["parameter_name"]] = p["parameter_default"]
-    if image_param is None:
-        pytest.skip("/denoise declares no image parameter")
-    args[image_param] = handle_file(str(image_path))
+    params = {p["parameter_name"]: p for p in _endpoints(client)["/denoise"]["parameters"]}
+    assert params["image"]["component"] == "Image", "/denoise declares no image parameter"
+    args = request("/denoise", image=handle_file(str(image_path)))
+    defaults = {k: p["parameter_default"] for k, p in params.items() if k != "image"}
+    assert {k: v for k, v in args.items() if k != "image"} == defaults
     return args
 
 
@@ -201,15 +185,13 @@ BAD_UPLOADS = [c for c in BAD_FILES if c[0] != "too large for the API"]  # the a
 
 
 @pytest.mark.slow
-@quiet_gradio
 @pytest.mark.parametrize(
     "make, message", [c[1:] for c in BAD_UPLOADS], ids=[c[0] for c in BAD_UPLOADS]
 )
 def test_denoise_answers_bad_uploads_with_a_readable_error(client, tmp_path, make, message):
     from gradio_client.exceptions import AppError
 
-    if "/denoise" not in _endpoints(client):
-        pytest.skip("/denoise is not wired yet")
+    assert "/denoise" in _endpoints(client), "/denoise is not wired"
     path = tmp_path / "upload.png"
     path.write_bytes(make())
     with pytest.raises(AppError, match=message):
@@ -218,20 +200,17 @@ def test_denoise_answers_bad_uploads_with_a_readable_error(client, tmp_path, mak
 
 
 @pytest.mark.slow
-@quiet_gradio
 @pytest.mark.parametrize(
     "field, value", [("noise", NAN), ("noise", -1), ("steps", 0), ("steps", 10**9), ("seed", -1)]
 )
 def test_denoise_answers_bad_numbers_with_a_readable_error(client, tmp_path, field, value):
     from gradio_client.exceptions import AppError
 
-    if "/denoise" not in _endpoints(client):
-        pytest.skip("/denoise is not wired yet")
+    assert "/denoise" in _endpoints(client), "/denoise is not wired"
     path = tmp_path / "ok.png"
     path.write_bytes(encode(photo(32, 32)))
     args = _denoise_args(client, path)
-    if field not in args:
-        pytest.skip(f"/denoise has no parameter {field!r}")
+    assert field in args, f"/denoise has no parameter {field!r}"
     if _non_finite({field: value}):
         kwargs = {**args, field: value}
         assert field in _raw_error(client, "/denoise", kwargs)

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_tour import CHROMIUM, tour  # scripts/ (pyproject: pytest pythonpath)
 from PIL import Image
-
-from tests.browser_tour import CHROMIUM, tour
 
 
 @pytest.mark.slow
@@ -19,7 +18,7 @@ def test_every_tab_works_in_a_real_browser(client, tmp_path):
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser test: need {CHROMIUM} and playwright")
         pytest.skip(f"needs {CHROMIUM} and the playwright package")
-    _, main = client
+    _, app = client
     image = tmp_path / "upload.png"
     rng = np.random.default_rng(0)
     ramp = np.linspace(0, 255, 48, dtype=np.float32)
@@ -27,7 +26,7 @@ def test_every_tab_works_in_a_real_browser(client, tmp_path):
     pixels += rng.normal(0, 4, pixels.shape)
     Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(image)
     shots = Path(os.environ.get("EBT_SCREENSHOTS", tmp_path / "shots"))
-    report = tour(main.demo.local_url, shots, image)
+    report = tour(app.demo.local_url, shots, image)
     assert report["think"]["continuation"]
     assert "step 0 of" in report["think"]["scrubbed"]
     for name in ("think", "landscape", "denoise"):

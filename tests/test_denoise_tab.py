@@ -14,13 +14,9 @@ from PIL import Image
 import ebt_core as ebt
 from app import figures
 from app.inputs import LIMITS
+from app.payloads import request
 
 from .test_image import tiny_image_model
-
-# gradio's own queue trips pandas deprecation warnings; they are not ours to fix
-quiet_gradio = pytest.mark.filterwarnings(
-    "ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"
-)
 
 
 # ---- figure builders ------------------------------------------------------------------------
@@ -71,8 +67,8 @@ def test_noise_zero_has_no_psnr_and_says_so():
 @pytest.fixture
 def api(client):
     """conftest's served app, when the shipped image checkpoints made it in."""
-    tab = client[1].denoise_tab
-    if "image-ebt" not in tab.IMAGE_EBTS or tab.DIT is None:
+    registry = client[1].registry
+    if "image-ebt" not in registry.image_ebts or registry.dit is None:
         pytest.skip("needs the shipped image-ebt and image-dit checkpoints")
     return client
 
@@ -97,16 +93,8 @@ def psnr(image: np.ndarray, clean: np.ndarray) -> float:
 def call(client, path, **change):
     from gradio_client import handle_file
 
-    args = dict(
-        image=handle_file(str(path)),
-        checkpoint="image-ebt",
-        noise=0.1,
-        steps=2,
-        step_size=0,
-        langevin=0.0,
-        seed=0,
-    )
-    return client.predict(**{**args, **change}, api_name="/denoise")
+    args = request("/denoise", image=handle_file(str(path)), **change)
+    return client.predict(**args, api_name="/denoise")
 
 
 def before_after(result) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +104,6 @@ def before_after(result) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.slow
-@quiet_gradio
 def test_denoise_api_parameters(api):
     api = api[0].view_api(print_info=False, return_format="dict")["named_endpoints"]
     names = [p["parameter_name"] for p in api["/denoise"]["parameters"]]
@@ -126,7 +113,6 @@ def test_denoise_api_parameters(api):
 
 
 @pytest.mark.slow
-@quiet_gradio
 @pytest.mark.parametrize("photo", ["astronaut", "camera"])  # RGB, greyscale
 def test_denoise_round_trip_keeps_the_size_and_raises_the_psnr(api, tmp_path, photo):
     clean = held_out(photo, 48, 64)
@@ -147,7 +133,6 @@ def test_denoise_round_trip_keeps_the_size_and_raises_the_psnr(api, tmp_path, ph
 
 
 @pytest.mark.slow
-@quiet_gradio
 def test_baseline_reports_its_passes_and_psnr(api, tmp_path):
     from gradio_client import handle_file
 
@@ -171,7 +156,6 @@ def test_baseline_reports_its_passes_and_psnr(api, tmp_path):
 
 
 @pytest.mark.slow
-@quiet_gradio
 def test_large_photos_are_downscaled_with_a_note(api, tmp_path):
     result = call(api[0], save(tmp_path, held_out("astronaut", 400, 300)), steps=1)
     assert max(before_after(result)[1].shape[:2]) == LIMITS["image_side"]
@@ -180,7 +164,7 @@ def test_large_photos_are_downscaled_with_a_note(api, tmp_path):
 
 @pytest.mark.slow
 def test_scrubbing_shows_the_stored_frames(api, tmp_path):
-    tab = api[1].denoise_tab
+    tab = api[1].denoise
     path = save(tmp_path, held_out("astronaut", 32, 32))
     outputs = tab.denoise({"path": str(path)}, "image-ebt", 0.1, 3, 0, 0.0, 0)
     record = outputs[-1]
@@ -194,12 +178,11 @@ def test_scrubbing_shows_the_stored_frames(api, tmp_path):
 
 @pytest.mark.slow
 def test_the_tab_opens_with_the_first_example_denoised_once(api):
-    tab = api[1].denoise_tab
-    tab._FIRST.clear()
+    tab = api[1].denoise
     views = tab.first_view()
     summary, (noisy, denoised), *_ = views
     assert summary.startswith("EBT: 3 network passes")
-    assert Path(tab.EXAMPLES[0][0]).exists()
+    assert Path(tab.examples[0][0]).exists()
     record = views[8]
     assert (
         ebt.DenoiseResult.from_dict(record).psnr[-1] > ebt.DenoiseResult.from_dict(record).psnr[0]
@@ -210,7 +193,6 @@ def test_the_tab_opens_with_the_first_example_denoised_once(api):
 
 
 @pytest.mark.slow
-@quiet_gradio
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -234,7 +216,6 @@ def test_bad_values_reach_the_client_naming_the_field(api, tmp_path, change, mes
 
 
 @pytest.mark.slow
-@quiet_gradio
 def test_a_text_file_is_refused_as_an_image(api, tmp_path):
     from gradio_client.exceptions import AppError
 
@@ -256,4 +237,4 @@ def test_nan_is_refused_by_name(api, tmp_path):
         args = [{"path": str(path)}, "image-ebt", 0.1, 2, 0, 0.0, 0]
         args[index] = float("nan")
         with pytest.raises(gr.Error, match=f"{field} must be a finite number"):
-            api[1].denoise_tab.denoise(*args)
+            api[1].denoise.denoise(*args)

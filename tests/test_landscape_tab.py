@@ -12,6 +12,7 @@ import pytest
 
 import ebt_core as ebt
 from app import figures
+from app.payloads import request
 
 RESOLUTION = 9
 
@@ -73,19 +74,7 @@ def test_summaries_state_the_grid_the_plane_and_the_energies(run_and_scape):
 
 
 # ---- the API through gradio_client ----------------------------------------------------------
-quiet_gradio = pytest.mark.filterwarnings(
-    "ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"
-)
-LANDSCAPE = dict(
-    prompt="12+35=",
-    checkpoint="arith-ebt",
-    token=1,
-    resolution=RESOLUTION,
-    method="pca",
-    steps=3,
-    samples=2,
-    seed=0,
-)
+LANDSCAPE = request("/landscape", resolution=RESOLUTION)
 
 
 def _array(value) -> np.ndarray:
@@ -102,7 +91,6 @@ def _traces(plot) -> list[dict]:
 
 
 @pytest.mark.slow
-@quiet_gradio
 def test_landscape_api_parameters(client):
     api = client[0].view_api(print_info=False, return_format="dict")["named_endpoints"]
     names = [p["parameter_name"] for p in api["/landscape"]["parameters"]]
@@ -110,9 +98,8 @@ def test_landscape_api_parameters(client):
 
 
 @pytest.mark.slow
-@quiet_gradio
 def test_landscape_through_the_api_returns_the_slice_the_path_and_the_projection(client):
-    c, main = client
+    c, app = client
     contour, surface, slice_md, off_plane, off_md, paths, paths_md = c.predict(
         **LANDSCAPE, api_name="/landscape"
     )
@@ -128,13 +115,12 @@ def test_landscape_through_the_api_returns_the_slice_the_path_and_the_projection
     assert f"{RESOLUTION}×{RESOLUTION}" in slice_md and "token 1" in slice_md
     assert "from the plane" in off_md and "PCA projection" in paths_md
     # no hidden state: the same call in-process thinks the same run and draws the same path
-    direct = main.landscape_tab.landscape(*LANDSCAPE.values())
+    direct = app.landscape.landscape(*LANDSCAPE.values())
     assert direct[2] == slice_md
     assert _traces(surface)[-1]["z"] == list(direct[1].data[-1].z)
 
 
 @pytest.mark.slow
-@quiet_gradio
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -167,15 +153,15 @@ def test_nan_resolution_is_refused_by_name(client):
     import gradio as gr
 
     with pytest.raises(gr.Error, match="resolution must be an integer"):
-        client[1].landscape_tab.landscape(*{**LANDSCAPE, "resolution": float("nan")}.values())
+        client[1].landscape.landscape(*{**LANDSCAPE, "resolution": float("nan")}.values())
 
 
 @pytest.mark.slow
 def test_the_ui_shows_the_think_tabs_run_and_redraws_the_projection(client):
     import gradio as gr
 
-    tab = client[1].landscape_tab
-    run_dict = client[1].FIRST_RUN
+    tab = client[1].landscape
+    run_dict = client[1].think.first_run()
     outputs = tab.show(run_dict, 0, RESOLUTION, "random", 3, "pca")
     assert len(outputs) == 8 and outputs[-1]["token"] == 0
     assert "Random plane" in outputs[2]
@@ -193,3 +179,12 @@ def test_the_ui_shows_the_think_tabs_run_and_redraws_the_projection(client):
     except ImportError:  # the optional package is missing: a readable error, not a crash
         with pytest.raises(gr.Error, match="umap-learn"):
             tab.reproject(outputs[-1], "umap", 0)
+
+
+@pytest.mark.slow
+def test_the_tab_opens_on_the_first_runs_landscape_computed_once(client):
+    tab, first_run = client[1].landscape, client[1].think.first_run()
+    views = tab.first_view()  # what each page load shows
+    assert len(views) == 8 and views[-1] == {"run": first_run, "token": 0}
+    assert "41×41" in views[2] and len(views[0].data[0].z) == 41
+    assert tab.first_view() is views  # computed once, then shared

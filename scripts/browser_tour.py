@@ -1,5 +1,6 @@
-"""A scripted visit of the running app in a real Chromium (Playwright), shared by the browser
-test (tiny checkpoints) and scripts/screenshots.py (the shipped checkpoints, for README).
+"""A scripted visit of the running app in a real Chromium (Playwright), shared by
+tests/test_browser.py (tiny checkpoints) and scripts/screenshots.py (the shipped checkpoints,
+for README).
 
 Every tab runs an example; the Think animation is scrubbed and played; an image is uploaded;
 the visit fails on any page error or console error and saves one screenshot per tab.

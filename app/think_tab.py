@@ -1,0 +1,326 @@
+"""The Think tab: a text EBT generates a continuation by energy descent, and every character's
+descent can be replayed step by step (energy curves, top-k, best-of-N, the Transformer++).
+
+Stable API (gradio_client), no hidden state:
+    /think(prompt, checkpoint, steps, step_size, langevin, samples, select, tolerance, seed,
+           max_new_tokens, accept_lower_only=False)
+    /score(prompt, answer, checkpoint)
+The first example is thought by the first page load (then shared), never at import.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+
+import ebt_core as ebt
+from app import figures
+from app.inputs import (
+    LIMITS,
+    check_think_work,
+    int_in,
+    text_in,
+    think_config,
+    user_errors,
+    widget_values,
+)
+from app.runtime import Registry, compute
+
+EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets/examples/think_prompts.json"
+TOP_K = 5
+NO_DEFAULTS = (8, 0, 0.0, 1, "min", 0.0, 0, False)  # the settings without a checkpoint
+
+
+def load_examples(checkpoints: list[str]) -> list[dict]:
+    """The example prompts whose checkpoint this server offers (the first one opens the page)."""
+    examples = json.loads(EXAMPLES_FILE.read_text(encoding="utf-8"))
+    return [e for e in examples if e["checkpoint"] in checkpoints]
+
+
+# ---- views: a run (or one token / one step of it) → widget values ---------------------------
+def step_view(run: ebt.ThinkRun, token: int, step: int) -> tuple:
+    """Energy curves, top-k bars and their text summary for one step of one token."""
+    summary = (
+        f"{figures.summarize_curves(run, token, step)} {figures.summarize_topk(run, token, step)}"
+    )
+    return (
+        figures.energy_curves(run, token, step),
+        figures.topk_bars(run, token, step, TOP_K),
+        summary,
+    )
+
+
+def restore(run_dict) -> ebt.ThinkRun | None:
+    return ebt.ThinkRun.from_dict(run_dict) if run_dict else None
+
+
+def _last_step(run: ebt.ThinkRun, token: int) -> int:
+    return run.tokens[token].steps_used
+
+
+class ThinkTab:
+    """The tab's handlers over one registry of checkpoints, its layout and its events."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self.examples = load_examples(registry.text_ebts)
+        self._first: dict = {}
+        self._first_lock = threading.Lock()
+
+    # ---- views that need the registry (the Transformer++ baseline) --------------------------
+    def token_view(self, run: ebt.ThinkRun, token: int) -> tuple:
+        """Step slider (at the final step), that step's view, best-of-N table, baseline text."""
+        tok = run.tokens[token]
+        name = self.registry.baseline(run.checkpoint)
+        try:
+            model = self.registry.get(name) if name else None
+            preds = ebt.predict_next(model, run.context(token), TOP_K) if name else []
+            baseline = figures.baseline_text(name, preds, tok.char)
+        except ValueError as err:  # e.g. the context outgrew the baseline's window
+            baseline = f"Transformer++ baseline unavailable here: {err}"
+        return (
+            gr.Slider(minimum=0, maximum=tok.steps_used, value=tok.steps_used),
+            *step_view(run, token, tok.steps_used),
+            figures.best_of_n_table(run, token),
+            f"{figures.summarize_table(run, token)}\n\n{baseline}",
+        )
+
+    def run_view(self, run: ebt.ThinkRun) -> tuple:
+        """Every Think-tab output for a fresh run, showing its first token at its final step."""
+        choices = [(f"{i}: {figures.show_char(t.char)}", i) for i, t in enumerate(run.tokens)]
+        return (
+            run.text,
+            figures.token_strip(run),
+            figures.summarize_run(run),
+            gr.Dropdown(choices=choices, value=0),
+            *self.token_view(run, 0),
+            run.to_dict(),
+        )
+
+    # ---- API handlers -----------------------------------------------------------------------
+    def think(
+        self,
+        prompt,
+        checkpoint,
+        steps,
+        step_size,
+        langevin,
+        samples,
+        select,
+        tolerance,
+        seed,
+        max_new_tokens,
+        accept_lower_only=False,
+    ):
+        """Generate a continuation by energy descent; returns the text, the token strip and the
+        first token's descent (energy curves, top-k, best-of-N table, Transformer++ baseline)."""
+        with user_errors():
+            model = self.registry.text_ebt(checkpoint)
+            config = think_config(
+                steps, step_size, langevin, samples, select, tolerance, seed, accept_lower_only
+            )
+            n = int_in("max_new_tokens", max_new_tokens, 1, LIMITS["max_new_tokens"])
+            check_think_work(config, n)
+            return self.run_view(compute(ebt.think, model, prompt, config, max_new_tokens=n))
+
+    def score(self, prompt, answer, checkpoint):
+        """Energy of each character of `answer` after `prompt`: the EBT as a verifier."""
+        with user_errors():
+            text_in("answer", answer, LIMITS["answer_chars"])
+            result = compute(ebt.score, self.registry.text_ebt(checkpoint), prompt, answer)
+        return figures.score_figure(result), figures.summarize_score(result)
+
+    # ---- UI handlers: replay the stored run (no model call) --------------------------------
+    def select_token(self, run_dict, token):
+        run = restore(run_dict)
+        if run is None:
+            return gr.skip()
+        return gr.Timer(active=False), *self.token_view(run, token)
+
+    @staticmethod
+    def show_step(run_dict, token, step):
+        run = restore(run_dict)
+        if run is None:
+            return gr.skip()
+        return step_view(run, token, min(int(step), _last_step(run, token)))
+
+    @staticmethod
+    def play(run_dict, token, step):
+        """Start the timer; from step 0 when the animation already sits at the end."""
+        run = restore(run_dict)
+        if run is None:
+            return gr.skip()
+        step = 0 if step >= _last_step(run, token) else int(step)
+        return gr.Timer(active=True), step, *step_view(run, token, step)
+
+    @staticmethod
+    def tick(run_dict, token, step):
+        """Timer tick while playing: one step forward; the timer stops at the final step."""
+        run = restore(run_dict)
+        if run is None:
+            return gr.Timer(active=False), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        last = _last_step(run, token)
+        step = min(int(step) + 1, last)
+        return gr.Timer(active=step < last), step, *step_view(run, token, step)
+
+    @staticmethod
+    def step_once(run_dict, token, step):
+        """The Step button: one step forward, back to 0 after the final step."""
+        run = restore(run_dict)
+        if run is None:
+            return gr.skip()
+        step = 0 if step >= _last_step(run, token) else int(step) + 1
+        return step, *step_view(run, token, step)
+
+    def show_run(self, run_dict):
+        """Every output for a stored run (no thinking)."""
+        run = restore(run_dict)
+        return gr.skip() if run is None else self.run_view(run)
+
+    def settings_for(self, checkpoint):
+        """The checkpoint's default ThinkConfig as widget values."""
+        with user_errors():
+            return widget_values(self.registry.think_defaults(checkpoint))
+
+    # ---- the first page load ----------------------------------------------------------------
+    def first_run(self) -> dict | None:
+        """The first example at its checkpoint's defaults: thought by the first page load, then
+        shared by every later one (None when it cannot be thought here)."""
+        with self._first_lock:
+            if "run" not in self._first:
+                self._first["run"] = self._think_first_example()
+            return self._first["run"]
+
+    def _think_first_example(self) -> dict | None:
+        default = self.registry.default_ebt
+        if not self.examples or self.examples[0]["checkpoint"] != default:
+            return None
+        example = self.examples[0]
+        try:
+            model = self.registry.get(default)
+            config = think_config(*widget_values(model.think_defaults))
+            run = compute(ebt.think, model, example["prompt"], config, example["max_new_tokens"])
+        except ValueError as err:  # a checkpoint that cannot read its own example: start empty
+            print(f"EBT Explorer: no precomputed first run ({err})")
+            return None
+        return run.to_dict()
+
+    def show_first_run(self):
+        """Page load: the first example's run (thought by the first page load only)."""
+        return self.show_run(self.first_run())
+
+    # ---- layout and events ------------------------------------------------------------------
+    def build(self, demo: gr.Blocks) -> SimpleNamespace:
+        """Lay out the tab inside the current gr.Tab and wire its events (api_name "think" and
+        "score"); returns the widgets the other tabs read (prompt, checkpoint, token, run)."""
+        with gr.Row():
+            w = self._controls()
+            w.__dict__.update(vars(self._outputs()))
+        self._examples_and_score(w)
+        self._wire(demo, w)
+        return w
+
+    def _controls(self) -> SimpleNamespace:
+        first = self.examples[0] if self.examples else {"prompt": "", "max_new_tokens": 8}
+        default = self.registry.default_ebt
+        defaults = self.settings_for(default) if default else NO_DEFAULTS
+        steps, step_size, langevin, samples, select, tolerance, seed, lower_only = defaults
+        w = SimpleNamespace()
+        with gr.Column(scale=1, min_width=280):
+            w.prompt = gr.Textbox(label="Prompt", value=first["prompt"])
+            w.checkpoint = gr.Dropdown(
+                self.registry.text_ebts,
+                value=self.registry.default_ebt,
+                label="Checkpoint (text EBT)",
+            )
+            w.max_new_tokens = _int_slider(
+                "max_new_tokens", 1, first["max_new_tokens"], "Max new tokens"
+            )
+            w.steps = _int_slider("steps", 1, steps, "Steps (descent steps per character)")
+            w.step_size = gr.Number(step_size, minimum=0, label="Step size α (0 = trained α)")
+            w.langevin = gr.Slider(
+                0, LIMITS["langevin"], value=langevin, step=0.05, label="Langevin noise"
+            )
+            w.samples = _int_slider("samples", 1, samples, "Samples N (best-of-N)")
+            w.select = gr.Radio(["min", "max_gap"], value=select, label="Select")
+            w.tolerance = gr.Slider(
+                0,
+                LIMITS["tolerance"],
+                value=tolerance,
+                step=0.001,
+                label="Tolerance (early stop when every |ΔE| < tol; 0 = off)",
+            )
+            w.seed = gr.Number(seed, minimum=0, precision=0, label="Seed")
+            w.accept_lower_only = gr.Checkbox(lower_only, label="Accept lower energy only")
+            w.think_btn = gr.Button("Think", variant="primary")
+        return w
+
+    @staticmethod
+    def _outputs() -> SimpleNamespace:
+        w = SimpleNamespace()
+        with gr.Column(scale=2):
+            w.continuation = gr.Textbox(label="Continuation", interactive=False)
+            w.strip = gr.HTML(label="Token strip")
+            w.run_md = gr.Markdown(label="Run summary")
+            with gr.Row():
+                w.token = gr.Dropdown(label="Token (position: character)", choices=[])
+                w.step = gr.Slider(0, 1, value=0, step=1, precision=0, label="Step")
+            with gr.Row():
+                w.play_btn = gr.Button("▶ Play", size="sm")
+                w.pause_btn = gr.Button("Pause", size="sm")
+                w.step_btn = gr.Button("Step +1", size="sm")
+            w.timer = gr.Timer(0.4, active=False)
+            with gr.Row():
+                w.energy_plot = gr.Plot(label="Energy vs step")
+                w.topk_plot = gr.Plot(label="Top-k of the chosen candidate")
+            w.step_md = gr.Markdown(label="Step summary")
+            w.table = gr.Dataframe(
+                headers=figures.BEST_OF_N_HEADERS, label="Best-of-N", interactive=False
+            )
+            w.token_md = gr.Markdown(label="Token summary")
+        w.run_state = gr.State(None)  # this visitor's run (ThinkRun.to_dict)
+        return w
+
+    def _examples_and_score(self, w: SimpleNamespace) -> None:
+        if self.examples:
+            gr.Examples(
+                [[e["prompt"], e["checkpoint"], e["max_new_tokens"]] for e in self.examples],
+                [w.prompt, w.checkpoint, w.max_new_tokens],
+                cache_examples=False,
+                api_visibility="private",
+            )
+        with gr.Accordion("Score your own answer", open=False):
+            w.answer = gr.Textbox(label="Your answer (continues the prompt)", placeholder="47")
+            w.score_btn = gr.Button("Score")
+            w.score_plot = gr.Plot(label="Energy of each character")
+            w.score_md = gr.Markdown(label="Score summary")
+
+    def _wire(self, demo: gr.Blocks, w: SimpleNamespace) -> None:
+        settings = [w.steps, w.step_size, w.langevin, w.samples, w.select, w.tolerance, w.seed]
+        settings.append(w.accept_lower_only)
+        step_out = [w.energy_plot, w.topk_plot, w.step_md]
+        token_out = [w.step, *step_out, w.table, w.token_md]
+        run_out = [w.continuation, w.strip, w.run_md, w.token, *token_out, w.run_state]
+        private = dict(api_visibility="private")
+        replay = [w.run_state, w.token, w.step]
+        think_in = [w.prompt, w.checkpoint, *settings[:-1], w.max_new_tokens, settings[-1]]
+        w.think_btn.click(self.think, think_in, run_out, api_name="think", preprocess=False)
+        score_in = [w.prompt, w.answer, w.checkpoint]
+        score_out = [w.score_plot, w.score_md]
+        w.score_btn.click(self.score, score_in, score_out, api_name="score", preprocess=False)
+        w.checkpoint.change(self.settings_for, w.checkpoint, settings, **private)  # examples too
+        w.token.input(self.select_token, replay[:2], [w.timer, *token_out], **private)
+        w.step.input(self.show_step, replay, step_out, trigger_mode="always_last", **private)
+        w.play_btn.click(self.play, replay, [w.timer, w.step, *step_out], **private)
+        w.pause_btn.click(lambda: gr.Timer(active=False), None, w.timer, **private)
+        w.step_btn.click(self.step_once, replay, [w.step, *step_out], **private)
+        w.timer.tick(self.tick, replay, [w.timer, w.step, *step_out], **private)
+        demo.load(self.show_first_run, None, run_out, **private)
+
+
+def _int_slider(name: str, lo: int, value: int, label: str) -> gr.Slider:
+    return gr.Slider(lo, LIMITS[name], value=value, step=1, precision=0, label=label)
