@@ -20,6 +20,7 @@ from ebt_core.descent import (
     autograd_energy_and_grad,
     descend,
     jittered_step_size,
+    unroll,
     update,
 )
 from ebt_core.image import training as image_training
@@ -178,12 +179,12 @@ def test_langevin_noise_is_reproducible_for_a_seed_and_differs_across_seeds():
 
 
 def _trainable_bowl(detach: bool, steps: int = 3, alpha: float = 0.25):
-    """A descent whose energy has a learnable centre; returns (start, centre, final state)."""
+    """A training unroll on an energy with a learnable centre → (start, centre, final state)."""
     x0 = start().requires_grad_(True)
     centre = torch.nn.Parameter(torch.full((D,), 0.5))
     energy_fn = lambda x, _: 0.5 * ((x - centre) ** 2).sum(-1)
-    policy = DescentPolicy(steps, alpha, evaluate_final=False, detach=detach, create_graph=True)
-    trace = list(descend(x0, autograd_energy_and_grad(energy_fn, create_graph=True), policy))
+    trace = list(unroll(x0, energy_fn, steps, alpha, detach=detach))
+    assert len(trace) == steps and all(s.next_state.requires_grad for s in trace)
     return x0, centre, trace[-1].next_state
 
 
