@@ -166,6 +166,18 @@ class Block(nn.Module):
         return h + self.mlp(self.norm2(h))
 
 
+def real_stream(
+    blocks: nn.ModuleList, x: torch.Tensor, past: list[LayerKV] | None, table: Rope
+) -> tuple[torch.Tensor, list[LayerKV]]:
+    """The real stream x (B, T, D) through every block, each appending to its layer's cached
+    keys/values `past` (None = no context yet) → final hidden (B, T, D) and the per-layer KV."""
+    layers = []
+    for i, block in enumerate(blocks):
+        x, kv = block.real(x, None if past is None else past[i], table)
+        layers.append(kv)
+    return x, layers
+
+
 class LearnedStepSize(nn.Module):
     """Mixin for EBTs: the descent's α as a parameter (learnable) or a buffer (fixed)."""
 

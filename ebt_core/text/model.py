@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..config import _check_float, _check_int, _JsonConfig, check_backbone
-from ..layers import Block, LayerKV, LearnedStepSize, RMSNorm, rope_table
+from ..layers import Block, LayerKV, LearnedStepSize, RMSNorm, real_stream, rope_table
 
 TEXT_KINDS = ("text-ebt", "transformer")
 
@@ -122,11 +122,7 @@ class _CausalStack(nn.Module):
             )
         x = self.tok_emb(tokens)  # (B, T, D)
         table = self._rope(torch.arange(t_past, t_past + tokens.shape[1], device=tokens.device))
-        layers = []
-        for i, block in enumerate(self.blocks):
-            x, kv = block.real(x, None if past is None else past.layers[i], table)
-            layers.append(kv)
-        return x, layers
+        return real_stream(self.blocks, x, None if past is None else past.layers, table)
 
     def prefix(self, tokens: torch.Tensor, past: KVCache | None = None) -> KVCache:
         """Run the real stream over `tokens` (B, T), appended after `past` if given."""
