@@ -19,15 +19,7 @@ import numpy as np
 
 import ebt_core as ebt
 from app import figures
-from app.inputs import (
-    LIMITS,
-    MAX_SEED,
-    check_denoise_work,
-    float_in,
-    image_from_upload,
-    int_in,
-    user_errors,
-)
+from app.inputs import LIMITS, denoise_config, dit_config, image_from_upload, user_errors
 from app.runtime import Registry, compute
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets/examples"
@@ -35,8 +27,6 @@ EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets/examples"
 # forward and a backward), and at level 0.1 no worse than more passes: mean PSNR on 256×256 crops
 # of the held-out photos 25.34 dB at 5 passes, 25.18 at 10, 25.04 at 25 (measured 2026-11-23).
 DEFAULT_DIT_PASSES = 5
-MAX_DIT_PASSES = 100  # every timestep at the in-distribution level 0.1
-MAX_LANGEVIN = 1.0  # in [-1, 1] pixel units: beyond this the frames are pure noise
 EXAMPLES = [
     [str(EXAMPLES_DIR / name), noise]
     for name, noise in [
@@ -46,40 +36,6 @@ EXAMPLES = [
     ]
     if (EXAMPLES_DIR / name).is_file()
 ]
-
-
-# ---- inputs → validated values (the app's limits; DenoiseConfig checks the noise rule) ------
-def noise_in(noise) -> float:
-    return float_in("noise", noise, 0.0, 1.0)
-
-
-def ebt_config(photo, noise, steps, step_size, langevin, seed) -> ebt.DenoiseConfig:
-    """Widget values → DenoiseConfig for the EBT; step_size 0 means the trained α."""
-    steps = int_in("steps", steps, 1, LIMITS["denoise_steps"])
-    check_denoise_work(photo.size[1], photo.size[0], steps)
-    step_size = float_in("step_size", step_size, 0.0, LIMITS["step_size"])
-    return ebt.DenoiseConfig(
-        noise=noise_in(noise),
-        steps=steps,
-        step_size=step_size or None,
-        langevin=float_in("langevin", langevin, 0.0, MAX_LANGEVIN),
-        seed=int_in("seed", seed, 0, MAX_SEED),
-    )
-
-
-def dit_config(photo, noise, seed, dit_passes) -> ebt.DenoiseConfig:
-    passes = int_in("dit_passes", dit_passes, 1, MAX_DIT_PASSES)
-    # A DDIM pass is a forward only, about a third of an EBT step (forward + backward).
-    work = photo.size[0] * photo.size[1] * passes
-    if work > 3 * LIMITS["denoise_work"]:
-        raise ValueError(
-            f"image {photo.size[1]}×{photo.size[0]} × {passes} dit_passes = {work:,} "
-            f"pixel-passes exceeds this server's budget of {3 * LIMITS['denoise_work']:,}; "
-            "lower dit_passes or use a smaller image"
-        )
-    return ebt.DenoiseConfig(
-        noise=noise_in(noise), steps=passes, seed=int_in("seed", seed, 0, MAX_SEED)
-    )
 
 
 # ---- views: records → widget values ----------------------------------------------------------
@@ -141,7 +97,7 @@ class DenoiseTab:
         with user_errors():
             model = self.registry.image_ebt(checkpoint)
             photo, note = image_from_upload(image)
-            config = ebt_config(photo, noise, steps, step_size, langevin, seed)
+            config = denoise_config(photo, noise, steps, step_size, langevin, seed)
             progress(0.1, desc=f"EBT: {config.steps} descent step(s) on a {photo.size} photo")
             return ebt_view(compute(ebt.denoise, model, photo, config), note)
 
@@ -229,11 +185,13 @@ class DenoiseTab:
                 1, LIMITS["denoise_steps"], value=2, step=1, precision=0, label="EBT steps"
             )
             step_size = gr.Number(0, minimum=0, label="Step size α (0 = trained α)")
-            langevin = gr.Slider(0, MAX_LANGEVIN, value=0, step=0.01, label="Langevin noise")
+            langevin = gr.Slider(
+                0, LIMITS["denoise_langevin"], value=0, step=0.01, label="Langevin noise"
+            )
             seed = gr.Number(0, minimum=0, precision=0, label="Seed")
             dit_passes = gr.Slider(
                 1,
-                MAX_DIT_PASSES,
+                LIMITS["dit_passes"],
                 value=DEFAULT_DIT_PASSES,
                 step=1,
                 precision=0,

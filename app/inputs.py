@@ -35,6 +35,8 @@ LIMITS = {
     "image_side": 256,  # longer side after downscaling an upload (the app downscales)
     "denoise_steps": 32,  # EBT descent steps or DiT passes
     "denoise_work": 256 * 256 * 3,  # height × width × passes (network passes over the pixels)
+    "denoise_langevin": 1.0,  # in [-1, 1] pixel units: beyond this the frames are pure noise
+    "dit_passes": 100,  # DDIM passes of the DiT baseline: every timestep at level 0.1
     "upload_mb": 10,  # largest upload, megabytes: demo.launch(max_file_size=MAX_UPLOAD_BYTES)
     # Server
     "concurrency": 2,  # events running at once: demo.queue(default_concurrency_limit=...)
@@ -139,6 +141,36 @@ def check_denoise_work(height: int, width: int, passes: int) -> None:
             f"image {height}×{width} × {passes} steps = {work:,} pixel-passes exceeds this "
             f"server's budget of {LIMITS['denoise_work']:,}; lower steps or use a smaller image"
         )
+
+
+def denoise_config(photo, noise, steps, step_size, langevin, seed) -> ebt.DenoiseConfig:
+    """Widget values → DenoiseConfig for an image EBT on `photo` (a PIL image); step_size 0
+    means the trained α. DenoiseConfig checks the meaning (noise 0 or at least 0.001)."""
+    steps = int_in("steps", steps, 1, LIMITS["denoise_steps"])
+    check_denoise_work(photo.size[1], photo.size[0], steps)
+    step_size = float_in("step_size", step_size, 0.0, LIMITS["step_size"])
+    return ebt.DenoiseConfig(
+        noise=float_in("noise", noise, 0.0, 1.0),
+        steps=steps,
+        step_size=step_size or None,
+        langevin=float_in("langevin", langevin, 0.0, LIMITS["denoise_langevin"]),
+        seed=int_in("seed", seed, 0, MAX_SEED),
+    )
+
+
+def dit_config(photo, noise, seed, dit_passes) -> ebt.DenoiseConfig:
+    """Widget values → DenoiseConfig for the DiT baseline on `photo` (DDIM passes as steps)."""
+    passes = int_in("dit_passes", dit_passes, 1, LIMITS["dit_passes"])
+    # A DDIM pass is a forward only, about a third of an EBT step (forward + backward).
+    work = photo.size[0] * photo.size[1] * passes
+    if work > 3 * LIMITS["denoise_work"]:
+        raise ValueError(
+            f"image {photo.size[1]}×{photo.size[0]} × {passes} dit_passes = {work:,} "
+            f"pixel-passes exceeds this server's budget of {3 * LIMITS['denoise_work']:,}; "
+            "lower dit_passes or use a smaller image"
+        )
+    noise = float_in("noise", noise, 0.0, 1.0)
+    return ebt.DenoiseConfig(noise=noise, steps=passes, seed=int_in("seed", seed, 0, MAX_SEED))
 
 
 def _upload_path(value):

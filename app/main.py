@@ -62,11 +62,12 @@ def create_explorer() -> Explorer:
     with gr.Blocks(title="EBT Explorer") as demo:
         gr.Markdown(INTRO if registry.text_ebts else f"{INTRO}\n\n{no_checkpoint}")
         with gr.Tab("Think"):
-            think_widgets = think.build(demo)
+            think_widgets = think.build()
         with gr.Tab("Landscape"):
             landscape.build(demo, think_widgets)
         with gr.Tab("Denoise"):
             denoise.build(demo)
+        think.wire(demo, think_widgets)
     demo.queue(default_concurrency_limit=LIMITS["concurrency"], max_size=LIMITS["queue_size"])
     return Explorer(demo, registry, think, landscape, denoise)
 

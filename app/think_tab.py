@@ -214,14 +214,13 @@ class ThinkTab:
         return self.show_run(self.first_run())
 
     # ---- layout and events ------------------------------------------------------------------
-    def build(self, demo: gr.Blocks) -> SimpleNamespace:
-        """Lay out the tab inside the current gr.Tab and wire its events (api_name "think" and
-        "score"); returns the widgets the other tabs read (prompt, checkpoint, token, run)."""
+    def build(self) -> SimpleNamespace:
+        """Lay out the tab inside the current gr.Tab; returns its widgets, which the other tabs
+        read (prompt, checkpoint, token, run_state) and `wire` connects."""
         with gr.Row():
             w = self._controls()
             w.__dict__.update(vars(self._outputs()))
         self._examples_and_score(w)
-        self._wire(demo, w)
         return w
 
     def _controls(self) -> SimpleNamespace:
@@ -299,7 +298,9 @@ class ThinkTab:
             w.score_plot = gr.Plot(label="Energy of each character")
             w.score_md = gr.Markdown(label="Score summary")
 
-    def _wire(self, demo: gr.Blocks, w: SimpleNamespace) -> None:
+    def wire(self, demo: gr.Blocks, w: SimpleNamespace) -> None:
+        """The tab's events (api_name "think" and "score"), wired after the other tabs' so that
+        the API lists /landscape, /denoise, /denoise_baseline, /think, /score as it always did."""
         settings = [w.steps, w.step_size, w.langevin, w.samples, w.select, w.tolerance, w.seed]
         settings.append(w.accept_lower_only)
         step_out = [w.energy_plot, w.topk_plot, w.step_md]

@@ -1,5 +1,5 @@
 """Start `python app/main.py` on a free port for the scripts that drive it (latency, load test,
-screenshots) and wait until its page is served."""
+screenshots), wait until its page is served, and stop it when they are done."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +50,17 @@ def start_app(
                 proc.terminate()
                 raise SystemExit(f"the app did not answer within {timeout:.0f} s{where}") from None
             time.sleep(0.1)
+
+
+@contextmanager
+def running_app(
+    output=subprocess.DEVNULL, timeout: float | None = None, where: str = ""
+) -> Iterator[tuple[subprocess.Popen, str, float]]:
+    """`start_app` for the length of a `with` block: (process, URL, seconds to first page);
+    the app is stopped when the block ends, however it ends."""
+    proc, url, served = start_app(output, timeout, where)
+    try:
+        yield proc, url, served
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app_server import start_app
+from app_server import running_app
 
 from app.payloads import request
 
@@ -52,28 +52,21 @@ def main() -> None:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     from gradio_client import Client, handle_file
 
-    server, url, start_s = start_app()
-    try:
+    with running_app() as (_, url, start_s), tempfile.TemporaryDirectory() as tmp:
         client = Client(url, verbose=False)
-        with tempfile.TemporaryDirectory() as tmp:
-            photo = handle_file(str(photo_256(Path(tmp))))
-            calls = {  # the targets' requests: an example thought, a 41² slice, a 256² photo
-                "think": request("/think", steps=2, samples=4, max_new_tokens=3),
-                "landscape": request("/landscape", resolution=41, steps=2, samples=4),
-                "denoise_256": request("/denoise", image=photo),
-            }
-            report = {"start_to_page_s": round(start_s, 2)}
-            for name, kwargs in calls.items():
-                api_name = "/" + name.removesuffix("_256")
-                report[name] = timed(args.repeats, client.predict, **kwargs, api_name=api_name)
-        import torch
+        photo = handle_file(str(photo_256(Path(tmp))))
+        calls = {  # the targets' requests: an example thought, a 41² slice, a 256² photo
+            "think": request("/think", steps=2, samples=4, max_new_tokens=3),
+            "landscape": request("/landscape", resolution=41, steps=2, samples=4),
+            "denoise_256": request("/denoise", image=photo),
+        }
+        report = {"start_to_page_s": round(start_s, 2)}
+        for name, kwargs in calls.items():
+            api_name = "/" + name.removesuffix("_256")
+            report[name] = timed(args.repeats, client.predict, **kwargs, api_name=api_name)
+    import torch
 
-        report["threads"] = torch.get_num_threads()
-        report["cpus"] = os.cpu_count()
-        print(json.dumps(report))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    print(json.dumps({**report, "threads": torch.get_num_threads(), "cpus": os.cpu_count()}))
 
 
 if __name__ == "__main__":

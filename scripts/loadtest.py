@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from app_server import ROOT, start_app
+from app_server import ROOT, running_app
 
 from app.payloads import request
 
@@ -51,14 +52,6 @@ def rss_mb(pid: int | None) -> float | None:
         return None
     kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
     return kb / 1024
-
-
-def start_server(timeout: float) -> tuple[subprocess.Popen, str]:
-    """Run `python app/main.py` on a free port, logging to a temporary file; return the process
-    and its URL once it answers."""
-    log = tempfile.NamedTemporaryFile("w+", prefix="ebt-loadtest-", suffix=".log", delete=False)
-    proc, url, _ = start_app(log, timeout, f"; see {log.name}")
-    return proc, url
 
 
 def small_photo() -> str:
@@ -138,7 +131,7 @@ def run_clients(url: str, calls: dict, clients: int, per_client: int) -> tuple[l
     return results, errors
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running server (default: start app/main.py)")
     parser.add_argument("--pid", type=int, help="the running server's process id (for RSS)")
@@ -153,44 +146,70 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if min(args.clients, args.requests, args.rounds) < 1:
         parser.error("--clients, --requests and --rounds must be at least 1")
-    from gradio_client import Client
+    return args
 
-    proc = None
-    url, pid = args.url, args.pid
-    if url is None:
-        proc, url = start_server(args.startup_timeout)
-        pid = proc.pid
-    try:
-        client = Client(url, verbose=False)
-        api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        calls = requests_for(api, args.checkpoint, small_photo())
-        if args.endpoints:
-            wanted = [e.strip() for e in args.endpoints.split(",")]
-            unknown = [e for e in wanted if e not in calls]
-            if unknown:
-                raise SystemExit(f"--endpoints: unknown {unknown}; this server has {sorted(calls)}")
-            calls = {e: calls[e] for e in wanted}
-        warm_errors = []
-        for name, kwargs in calls.items():  # warm every endpoint once (model loads, imports)
-            try:
-                client.predict(**kwargs, api_name=name)
-            except Exception as err:
-                warm_errors.append(f"{name}: {type(err).__name__}: {str(err)[:200]}")
-        before = rss_mb(pid)
-        results, errors, rounds, start = [], [], [], time.perf_counter()
-        for _ in range(args.rounds):
-            ok, failed = run_clients(url, calls, args.clients, args.requests)
-            results, errors = results + ok, errors + failed
-            time.sleep(1.0)  # let the server finish its bookkeeping before reading memory
-            rounds.append(rss_mb(pid))
-        wall = time.perf_counter() - start
-        after = rounds[-1]
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
-    growth = None if not before or after is None else round(100 * (after - before) / before, 2)
-    report = {
+
+@contextmanager
+def server(args: argparse.Namespace) -> Iterator[tuple[int | None, str]]:
+    """(pid or None, URL): the server at --url, or app/main.py started on a free port (logging
+    to a temporary file) and stopped at the end."""
+    if args.url is not None:
+        yield args.pid, args.url
+        return
+    log = tempfile.NamedTemporaryFile("w+", prefix="ebt-loadtest-", suffix=".log", delete=False)
+    with running_app(log, args.startup_timeout, f"; see {log.name}") as (proc, url, _):
+        yield proc.pid, url
+
+
+def endpoint_calls(client, args: argparse.Namespace) -> dict[str, dict]:
+    """One request per endpoint the server has (or per --endpoints)."""
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    calls = requests_for(api, args.checkpoint, small_photo())
+    if not args.endpoints:
+        return calls
+    wanted = [e.strip() for e in args.endpoints.split(",")]
+    unknown = [e for e in wanted if e not in calls]
+    if unknown:
+        raise SystemExit(f"--endpoints: unknown {unknown}; this server has {sorted(calls)}")
+    return {e: calls[e] for e in wanted}
+
+
+def warm(client, calls: dict) -> list[str]:
+    """Call every endpoint once (model loads, imports); the errors, if any."""
+    errors = []
+    for name, kwargs in calls.items():
+        try:
+            client.predict(**kwargs, api_name=name)
+        except Exception as err:
+            errors.append(f"{name}: {type(err).__name__}: {str(err)[:200]}")
+    return errors
+
+
+def load(url: str, pid: int | None, calls: dict, args: argparse.Namespace) -> dict:
+    """The load itself: `rounds` × `clients` × `requests`, RSS read before and after each round."""
+    before = rss_mb(pid)
+    results, errors, rounds, start = [], [], [], time.perf_counter()
+    for _ in range(args.rounds):
+        ok, failed = run_clients(url, calls, args.clients, args.requests)
+        results, errors = results + ok, errors + failed
+        time.sleep(1.0)  # let the server finish its bookkeeping before reading memory
+        rounds.append(rss_mb(pid))
+    wall = time.perf_counter() - start
+    return dict(results=results, errors=errors, rounds=rounds, before=before, wall=wall)
+
+
+def _pct(before: float | None, after: float | None) -> float | None:
+    return None if not before or after is None else round(100 * (after - before) / before, 2)
+
+
+def _mb(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def report_of(args, calls: dict, warm_errors: list[str], measured: dict) -> dict:
+    results, errors, rounds = measured["results"], measured["errors"], measured["rounds"]
+    before, after = measured["before"], rounds[-1]
+    return {
         "clients": args.clients,
         "requests_per_client": args.requests,
         "endpoints": sorted(calls),
@@ -200,18 +219,26 @@ def main(argv: list[str] | None = None) -> dict:
         "warmup_errors": warm_errors,
         **{k: v for k, v in summary([t for _, t in results]).items() if k != "n"},
         "per_endpoint": {n: summary([t for m, t in results if m == n]) for n in sorted(calls)},
-        "wall_s": round(wall, 2),
-        "rss_mb_before": None if before is None else round(before, 1),
-        "rss_mb_after": None if after is None else round(after, 1),
-        "rss_growth_pct": growth,
-        "rss_mb_per_round": [None if r is None else round(r, 1) for r in rounds],
+        "wall_s": round(measured["wall"], 2),
+        "rss_mb_before": _mb(before),
+        "rss_mb_after": _mb(after),
+        "rss_growth_pct": _pct(before, after),
+        "rss_mb_per_round": [_mb(r) for r in rounds],
         # growth once the concurrent working set exists (rounds ≥ 2): a leak keeps growing here
-        "rss_growth_after_round_1_pct": (
-            round(100 * (rounds[-1] - rounds[0]) / rounds[0], 2)
-            if len(rounds) > 1 and None not in (rounds[0], rounds[-1])
-            else None
-        ),
+        "rss_growth_after_round_1_pct": _pct(rounds[0], rounds[-1]) if len(rounds) > 1 else None,
     }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    from gradio_client import Client
+
+    with server(args) as (pid, url):
+        client = Client(url, verbose=False)
+        calls = endpoint_calls(client, args)
+        warm_errors = warm(client, calls)
+        measured = load(url, pid, calls, args)
+    report = report_of(args, calls, warm_errors, measured)
     print(json.dumps(report))
     return report
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from app_server import ROOT, start_app  # scripts/ is sys.path[0] when run
+from app_server import ROOT, running_app  # scripts/ is sys.path[0] when run
 from browser_tour import tour
 
 UPLOAD = ROOT / "assets/examples/denoise-astronaut.png"  # the photo uploaded on the Denoise tab
@@ -16,14 +16,9 @@ UPLOAD = ROOT / "assets/examples/denoise-astronaut.png"  # the photo uploaded on
 def main() -> None:
     if not UPLOAD.is_file():
         raise SystemExit(f"missing {UPLOAD.relative_to(ROOT)}: the Denoise tab's upload")
-    server, url, served = start_app(output=None)
-    try:
+    with running_app(output=None) as (_, url, served):
         report = tour(url, ROOT / "assets/screenshots", UPLOAD, example="487+396=")
-        report["start_to_page_s"] = round(served, 2)
-        print(json.dumps(report))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    print(json.dumps({**report, "start_to_page_s": round(served, 2)}))
 
 
 if __name__ == "__main__":

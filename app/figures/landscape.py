@@ -58,20 +58,23 @@ def _path_customdata(scape: ebt.Landscape, i: int) -> list[list]:
     ]
 
 
+def _slice(trace, scape: ebt.Landscape, **style):
+    """The energy on the slice's grid as a `trace` (go.Contour or go.Surface)."""
+    return trace(
+        x=scape.a.astype("float32"),  # (R,)
+        y=scape.b.astype("float32"),  # (R,)
+        z=scape.energy.astype("float32"),  # (R, R)
+        colorscale=COLORSCALE,
+        colorbar=dict(title=dict(text="energy")),
+        name="energy",
+        **style,
+    )
+
+
 def landscape_contour(run: ebt.ThinkRun, scape: ebt.Landscape) -> go.Figure:
     """Contour of the energy slice with every candidate's path on it (the chosen one on top)."""
     tok = _token(run, scape.token)
-    fig = go.Figure(
-        go.Contour(
-            x=scape.a.astype("float32"),
-            y=scape.b.astype("float32"),
-            z=scape.energy.astype("float32"),
-            colorscale=COLORSCALE,
-            colorbar=dict(title=dict(text="energy")),
-            name="energy",
-            hovertemplate="E = %{z:.4f}<extra>slice</extra>",
-        )
-    )
+    fig = go.Figure(_slice(go.Contour, scape, hovertemplate="E = %{z:.4f}<extra>slice</extra>"))
     steps = scape.path.shape[1] - 1
     for i in _candidate_order(scape.chosen, tok.samples):
         fig.add_trace(
@@ -99,17 +102,7 @@ def landscape_contour(run: ebt.ThinkRun, scape: ebt.Landscape) -> go.Figure:
 def landscape_surface(run: ebt.ThinkRun, scape: ebt.Landscape) -> go.Figure:
     """The same slice as a 3-D surface; the paths float at their recorded energies."""
     tok = _token(run, scape.token)
-    fig = go.Figure(
-        go.Surface(
-            x=scape.a.astype("float32"),
-            y=scape.b.astype("float32"),
-            z=scape.energy.astype("float32"),
-            colorscale=COLORSCALE,
-            opacity=0.85,
-            colorbar=dict(title=dict(text="energy")),
-            name="energy",
-        )
-    )
+    fig = go.Figure(_slice(go.Surface, scape, opacity=0.85))
     steps = scape.path.shape[1] - 1
     for i in _candidate_order(scape.chosen, tok.samples):
         style = _path_style(i, scape.chosen, steps)
