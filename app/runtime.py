@@ -88,6 +88,11 @@ class Registry:
         """The diffusion baseline of the Denoise tab."""
         return _preferred(self.dits, "image-dit")
 
+    @property
+    def loaded(self) -> list[str]:
+        """The checkpoints loaded so far (none until a request or the first page load)."""
+        return sorted(self._models)
+
     def get(self, name: str):
         """A checkpoint of this folder by name, loaded on first use."""
         with self._lock:

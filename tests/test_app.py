@@ -170,4 +170,4 @@ def test_importing_the_app_loads_no_model():
     from app import main
 
     assert isinstance(main.demo, gr.Blocks) and callable(main.create_demo)
-    assert main.create_explorer().registry._models == {}
+    assert main.create_explorer().registry.loaded == []

@@ -14,7 +14,7 @@ from .common import (
 )
 
 # The Streamlit lab's figures: training curves, thinking budget, calibration, PSNR vs passes.
-# Inputs are plain rows and numbers (metrics.jsonl rows, ebt_core.study.measures results).
+# Inputs are plain rows and numbers (metrics.jsonl rows, results of the ebt_core.study API).
 _DASH = {"id": "solid", "ood": "dash"}
 
 
