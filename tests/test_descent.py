@@ -309,8 +309,16 @@ def test_scoring_with_nan_weights_raises(weight):
         ebt.score(_poisoned(tiny_ebt(), weight), "12+3=", "15")
 
 
-def test_denoising_with_nan_weights_raises():
-    model = _poisoned(tiny_image_model(), "energy_head.weight")
+IMAGE_POISON = [
+    ("image-ebt", "energy_head.weight"),
+    ("image-ebt", "patch_embed.weight"),
+    ("image-dit", "noise_head.weight"),  # no energy, but NaN noise must not become NaN frames
+]
+
+
+@pytest.mark.parametrize("kind, weight", IMAGE_POISON)
+def test_denoising_with_nan_weights_raises(kind, weight):
+    model = _poisoned(tiny_image_model(kind), weight)
     with pytest.raises(NonFiniteEnergyError):
         ebt.denoise(model, photo(), ebt.DenoiseConfig(noise=0.1, steps=2))
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from ..descent import check_finite
 from .model import ImageDiT
 from .tiles import tile_batches
 
@@ -40,7 +41,8 @@ def ddim_step(
 
 @torch.no_grad()
 def ddim_trajectory(model: ImageDiT, noisy: torch.Tensor, t: int, passes: int) -> Iterator:
-    """Yield x (n, C, crop, crop) at the start and after each DDIM pass; the last is x_0."""
+    """Yield x (n, C, crop, crop) at the start and after each DDIM pass; the last is x_0.
+    Raises NonFiniteEnergyError (a ValueError) if the predicted noise is NaN or infinite."""
     abar, taus = model.alphas_cumprod, ddim_timesteps(t, passes)
     state = noisy
     yield state
@@ -49,5 +51,8 @@ def ddim_trajectory(model: ImageDiT, noisy: torch.Tensor, t: int, passes: int) -
         a_next = abar[taus[i + 1]] if i + 1 < len(taus) else torch.ones((), device=abar.device)
         steps = torch.full((len(state),), tau, dtype=torch.long, device=state.device)  # (n,)
         eps = torch.cat([model(state[s], steps[s]) for s in tile_batches(len(state))])
+        check_finite(
+            eps, "the DiT's predicted noise"
+        )  # a broken checkpoint: say so, not NaN frames
         state = ddim_step(state, eps, a, a_next)
         yield state
