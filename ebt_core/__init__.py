@@ -20,12 +20,32 @@ from .config import ThinkConfig
 from .image.denoise import DenoiseConfig, DenoiseResult, denoise
 from .image.io import MIN_SIDE, fit_within, open_image, to_uint8
 from .image.model import ImageDiT, ImageEBT, ImageModelConfig
-from .landscapes import Landscape, landscape, project_paths
-from .records import ScoreResult, ThinkRun, TokenRecord
-from .text.model import TextEBT, TextModelConfig, Transformer
+from .landscapes import Landscape, landscape, point_landscape, project_paths
+from .points import think as _points
+from .points.model import PointEBT, PointModelConfig, PointRegressor
+from .points.think import predict_point
+from .records import PointScoreResult, ScoreResult, ThinkRun, TokenRecord
+from .text import think as _text
 from .text.baseline import predict_next
-from .text.think import score, think
+from .text.model import TextEBT, TextModelConfig, Transformer
 from .tokenizer import CharTokenizer
+
+
+def think(model, prompt, config: ThinkConfig | None = None, max_new_tokens: int = 16, **options):
+    """Generate by energy descent: text after a prompt string (text EBTs, see text.think), or
+    points after a list of (x, y) pairs (point EBTs, see points.think). Returns a ThinkRun."""
+    if isinstance(model, PointEBT):
+        return _points.think(model, prompt, config, max_new_tokens, **options)
+    return _text.think(model, prompt, config, max_new_tokens, **options)
+
+
+def score(model, prompt, answer, config: ThinkConfig | None = None):
+    """The model as a verifier of a continuation: characters (ScoreResult) or points
+    (PointScoreResult)."""
+    if isinstance(model, PointEBT):
+        return _points.score(model, prompt, answer, config)
+    return _text.score(model, prompt, answer, config)
+
 
 __all__ = [
     "DenoiseConfig",
@@ -40,6 +60,10 @@ __all__ = [
     "to_uint8",
     "CharTokenizer",
     "CheckpointError",
+    "PointEBT",
+    "PointModelConfig",
+    "PointRegressor",
+    "PointScoreResult",
     "ScoreResult",
     "TextEBT",
     "TextModelConfig",
@@ -52,6 +76,8 @@ __all__ = [
     "Landscape",
     "landscape",
     "load",
+    "point_landscape",
+    "predict_point",
     "project_paths",
     "predict_next",
     "read_metrics",

@@ -23,6 +23,7 @@ from torch import nn
 
 from .config import ThinkConfig
 from .image.model import ImageDiT, ImageEBT, ImageModelConfig
+from .points.model import PointEBT, PointModelConfig, PointRegressor
 from .text.model import TextEBT, TextModelConfig, Transformer
 
 FORMAT_VERSION = 1
@@ -38,6 +39,8 @@ KINDS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "transformer": (TextModelConfig, Transformer),
     "image-ebt": (ImageModelConfig, ImageEBT),
     "image-dit": (ImageModelConfig, ImageDiT),
+    "points-ebt": (PointModelConfig, PointEBT),
+    "points-regressor": (PointModelConfig, PointRegressor),
 }
 
 

@@ -9,6 +9,11 @@ The plane goes through the mean of all N candidates' states; "pca" spans it with
 principal directions of those states (axes labelled with explained variance), "random" with two
 seeded random orthonormal directions. The states are logits, so every grid point is a valid
 candidate (softmax(point)) and the slice shows exactly the function the descent minimises.
+
+Point EBTs (2-D candidates) get the exact landscape, method "exact": the grid covers the
+candidate plane itself (center 0, axes the unit vectors, off_plane all zero, path = the states),
+framing every candidate's path and the task's true `modes` if given; `point_landscape` does
+the same at any context without a run (e.g. a fixed probe context during training).
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from .points.model import PointEBT
+from .points.think import check_points, default_window, energy_grid
 from .records import ThinkRun
 from .text.model import TextEBT
 from .tokenizer import CharTokenizer
 
 METHODS = ("pca", "random")
+POINT_METHODS = ("exact",)
 MAX_RESOLUTION = 101
 
 
@@ -41,9 +49,14 @@ class Landscape:
     path_energy: np.ndarray  # (N, S+1) recorded energies of the states themselves
     off_plane: np.ndarray  # (N, S+1)
     chosen: int
+    modes: np.ndarray | None = None  # (K, 2) the task's true next points (exact landscapes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in vars(self).items()}
+        return {
+            k: (v.tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in vars(self).items()
+            if not (k == "modes" and v is None)  # text landscapes keep their exact JSON
+        }
 
 
 def _plane(points: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,25 +105,9 @@ def _energies(model: TextEBT, context: str, states: np.ndarray, chunk: int = 512
     return np.concatenate(out)
 
 
-def landscape(
-    model: TextEBT,
-    run: ThinkRun,
-    token: int = 0,
-    resolution: int = 41,
-    method: str = "pca",
-    margin: float = 0.3,
-    seed: int = 0,
-) -> Landscape:
-    """The energy on a plane through the descent of generated token `token` of `run`."""
-    if not isinstance(model, TextEBT):
-        raise ValueError("landscape needs a text EBT checkpoint (kind 'text-ebt')")
-    if model.config.vocab != run.vocab:
-        raise ValueError("the run was made by a model with another vocabulary")
-    _ensure_token(run, token)
+def _check_grid_args(margin, resolution) -> None:
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 10:
         raise ValueError(f"margin must be a number in [0, 10], got {margin!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if (
         isinstance(resolution, bool)
         or not isinstance(resolution, int)
@@ -119,6 +116,39 @@ def landscape(
         raise ValueError(
             f"resolution must be an integer in [3, {MAX_RESOLUTION}], got {resolution}"
         )
+
+
+def landscape(
+    model: TextEBT | PointEBT,
+    run: ThinkRun,
+    token: int = 0,
+    resolution: int = 41,
+    method: str | None = None,
+    margin: float = 0.3,
+    seed: int = 0,
+    modes=None,
+) -> Landscape:
+    """The energy on a plane through the descent of generated token `token` of `run`.
+
+    method: "pca" (default) or "random" for text EBTs; "exact" (the only one) for point EBTs.
+    modes: point EBTs only, (K, 2) true next points to mark and frame.
+    """
+    if isinstance(model, PointEBT):
+        if run.kind != "points":
+            raise ValueError("the run was not made by a point EBT")
+        if method not in (None, *POINT_METHODS):
+            raise ValueError(f"method must be one of {POINT_METHODS} for points, got {method!r}")
+        _ensure_token(run, token)
+        return point_landscape(model, run.context(token), resolution, margin, modes, run, token)
+    method = "pca" if method is None else method
+    if not isinstance(model, TextEBT):
+        raise ValueError("landscape needs a text EBT checkpoint (kind 'text-ebt')")
+    if model.config.vocab != run.vocab:
+        raise ValueError("the run was made by a model with another vocabulary")
+    _ensure_token(run, token)
+    _check_grid_args(margin, resolution)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     record = run.tokens[token]
@@ -147,6 +177,58 @@ def landscape(
         record.energies,
         off_plane,
         record.chosen,
+    )
+
+
+def point_landscape(
+    model: PointEBT,
+    points,
+    resolution: int = 41,
+    margin: float = 0.3,
+    modes=None,
+    run: ThinkRun | None = None,
+    token: int = 0,
+    window: tuple | None = None,
+) -> Landscape:
+    """Exact landscape of a point EBT for the point after `points` ((T, 2) pairs).
+
+    Without a run the grid frames the last context point ± the model's start spread (and
+    `modes`); `window` ((x_lo, y_lo), (x_hi, y_hi)) fixes it instead (e.g. a probe context
+    watched during training). The path arrays are then empty (N = 0) and chosen is -1.
+    """
+    if not isinstance(model, PointEBT):
+        raise ValueError("point_landscape needs a 'points-ebt' checkpoint")
+    _check_grid_args(margin, resolution)
+    context = check_points("points", points)
+    modes = np.zeros((0, 2)) if modes is None else check_points("modes", modes, 0)
+    if run is not None:
+        record = run.tokens[token]
+        path, path_energy, chosen = record.states.astype(np.float64), record.energies, record.chosen
+    else:
+        path, path_energy, chosen = np.zeros((0, 1, 2)), np.zeros((0, 1), np.float32), -1
+    if window is None:
+        spread = 2 * model.config.start_std * np.array([[-1.0, -1.0], [1.0, 1.0]])
+        frame = path.reshape(-1, 2) if len(path) else context[-1] + spread
+        window = default_window(frame, modes, margin)
+    (x_lo, y_lo), (x_hi, y_hi) = window
+    a, b = np.linspace(x_lo, x_hi, resolution), np.linspace(y_lo, y_hi, resolution)
+    flat = path.reshape(-1, 2)
+    centered = flat - flat.mean(axis=0) if len(flat) else flat
+    total = float((centered**2).sum()) or 1.0
+    return Landscape(
+        token,
+        "exact",
+        np.zeros(2),
+        np.eye(2),
+        (centered**2).sum(axis=0) / total,
+        a,
+        b,
+        energy_grid(model, context, a, b),
+        path,
+        path_energy,
+        np.zeros(path.shape[:2]),
+        chosen,
+        modes.astype(np.float64),
     )
 
 

@@ -33,6 +33,7 @@ class TokenRecord:
     chosen:     index of the candidate kept by the selection rule.
     steps_used: steps actually taken (< steps when early stopping triggered).
     position:   index of this character in the generated continuation.
+    A point EBT's record has V = 2 (the states are the candidate points), char "" and no vocab.
     """
 
     char: str
@@ -103,7 +104,11 @@ class TokenRecord:
 
 @dataclass
 class ThinkRun:
-    """One call of `think`: the prompt, the continuation, and one record per character."""
+    """One call of `think`: the prompt, the continuation, and one record per character.
+
+    Point EBTs (`for_points`) fill `context_points` (T, 2) and `points` (k, 2), the generated
+    points (each the chosen candidate's final state); their prompt, text and vocab are empty.
+    """
 
     prompt: str
     text: str
@@ -112,13 +117,35 @@ class ThinkRun:
     step_size: float  # the α actually used
     vocab: str
     checkpoint: str = ""
+    context_points: np.ndarray | None = None  # (T, 2), point runs only
+    points: np.ndarray | None = None  # (k, 2), point runs only
 
-    def context(self, token: int) -> str:
-        """The text the model saw when it generated token `token`."""
+    @classmethod
+    def for_points(
+        cls,
+        context: np.ndarray,
+        tokens: list[TokenRecord],
+        config: ThinkConfig,
+        step_size: float,
+        checkpoint: str = "",
+    ) -> ThinkRun:
+        """A run of a point EBT: the generated points are the chosen candidates' final states."""
+        points = np.stack([t.states[t.chosen, -1] for t in tokens]).astype(np.float32)  # (k, 2)
+        return cls("", "", tokens, config, step_size, "", checkpoint, context, points)
+
+    @property
+    def kind(self) -> str:
+        """ "points" for a point EBT's run, else "text"."""
+        return "text" if self.context_points is None else "points"
+
+    def context(self, token: int):
+        """What the model saw when it generated token `token`: text, or points (T+token, 2)."""
+        if self.context_points is not None:
+            return np.concatenate([self.context_points, self.points[:token]])
         return self.prompt + self.text[:token]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "format_version": FORMAT_VERSION,
             "prompt": self.prompt,
             "text": self.text,
@@ -128,6 +155,11 @@ class ThinkRun:
             "checkpoint": self.checkpoint,
             "tokens": [t.to_dict() for t in self.tokens],
         }
+        if self.context_points is not None:  # text records keep their exact JSON
+            data["kind"] = "points"
+            data["context_points"] = self.context_points.tolist()
+            data["points"] = self.points.tolist()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ThinkRun:
@@ -137,6 +169,7 @@ class ThinkRun:
                 f"got {data.get('format_version') if isinstance(data, dict) else type(data)}"
             )
         vocab = data["vocab"]
+        is_points = data.get("kind") == "points"
         return cls(
             prompt=data["prompt"],
             text=data["text"],
@@ -145,7 +178,16 @@ class ThinkRun:
             step_size=float(data["step_size"]),
             vocab=vocab,
             checkpoint=data.get("checkpoint", ""),
+            context_points=_points_array(data, "context_points") if is_points else None,
+            points=_points_array(data, "points") if is_points else None,
         )
+
+
+def _points_array(data: dict[str, Any], key: str) -> np.ndarray:
+    arr = np.asarray(data.get(key), dtype=np.float32)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{key} must be a list of (x, y) pairs, got shape {arr.shape}")
+    return arr
 
 
 @dataclass
@@ -181,3 +223,28 @@ class ScoreResult:
             "sample_energies": self.sample_energies.tolist(),
             "sample_rank": self.sample_rank.tolist(),
         }
+
+
+@dataclass
+class PointScoreResult:
+    """A point EBT as a verifier of user-supplied next points.
+
+    energies:        (K,) energy of each continuation point as the candidate after the context
+                     and the continuation's earlier points.
+    sample_energies: (K, samples) final energies of the model's own descents there.
+    sample_rank:     (K,) how many of those candidates have a lower energy than the user's
+                     point (0 = it beats them all).
+    """
+
+    context: np.ndarray  # (T, 2)
+    continuation: np.ndarray  # (K, 2)
+    energies: np.ndarray
+    sample_energies: np.ndarray
+    sample_rank: np.ndarray
+
+    @property
+    def total_energy(self) -> float:
+        return float(self.energies.sum())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v.tolist() for k, v in vars(self).items()}
