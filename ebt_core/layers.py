@@ -22,6 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def init_weights(module: nn.Module) -> None:
+    """GPT-2 style initialisation of the causal stacks: Linear and Embedding weights ~ N(0, 0.02²)
+    (use with `model.apply`)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float = 1e-6) -> None:
         super().__init__()

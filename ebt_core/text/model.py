@@ -18,7 +18,15 @@ import torch
 from torch import nn
 
 from ..config import _check_float, _check_int, _JsonConfig, check_backbone
-from ..layers import Block, LayerKV, LearnedStepSize, RMSNorm, real_stream, rope_table
+from ..layers import (
+    Block,
+    LayerKV,
+    LearnedStepSize,
+    RMSNorm,
+    init_weights,
+    real_stream,
+    rope_table,
+)
 
 TEXT_KINDS = ("text-ebt", "transformer")
 
@@ -100,12 +108,7 @@ class _CausalStack(nn.Module):
             Block(config.d_model, config.n_head, config.d_hidden) for _ in range(config.n_layer)
         )
         self.norm_f = RMSNorm(config.d_model)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        self.apply(init_weights)
 
     def _rope(self, positions: torch.Tensor):
         return rope_table(
@@ -150,7 +153,7 @@ class TextEBT(_CausalStack, LearnedStepSize):
             nn.Embedding(config.step_embeddings, config.d_model) if config.step_embeddings else None
         )
         self.energy_head = nn.Linear(config.d_model, 1, bias=False)
-        self.apply(self._init_weights)
+        self.apply(init_weights)
         self._init_step_size(config.step_size, config.learn_step_size)
 
     def energy(
@@ -198,7 +201,7 @@ class Transformer(_CausalStack):
             raise ValueError(f"Transformer needs kind='transformer', got {config.kind!r}")
         super().__init__(config)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.apply(self._init_weights)
+        self.apply(init_weights)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (B, T) → next-character logits (B, T, V)."""
