@@ -48,22 +48,30 @@ MAX_UPLOAD_BYTES = LIMITS["upload_mb"] * 1024 * 1024
 log = logging.getLogger("ebt_explorer")
 
 
+def user_error(message: str) -> gr.Error:
+    """A `gr.Error` for bad input: shown to the user, one line in the server log (the request
+    was refused, nothing broke: no traceback, which gradio would print for a plain gr.Error)."""
+    log.warning("user error: %s", message.replace("\n", " "))
+    return gr.Error(message, print_exception=False)
+
+
 @contextmanager
 def user_errors():
     """Bad input (ValueError naming the field, from here or ebt_core) → `gr.Error` with that
-    message. Anything else is a bug: logged with its traceback, shown as a short message (never
-    a bare "Error"), and the server keeps serving."""
+    message and one line in the log. Anything else is a bug: logged with its traceback (once),
+    shown as a short message (never a bare "Error"), and the server keeps serving."""
     try:
         yield
     except gr.Error:
         raise
     except ValueError as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(str(err)) from err
     except Exception as err:  # the last line of defence of a shared server
         log.exception("unexpected error in an EBT Explorer event")
         raise gr.Error(
             f"internal error ({type(err).__name__}); the request was not completed and the "
-            "details are in the server log"
+            "details are in the server log",
+            print_exception=False,  # log.exception above printed the traceback once
         ) from err
 
 

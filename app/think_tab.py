@@ -10,6 +10,7 @@ The first example is thought by the first page load (then shared), never at impo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -32,6 +33,17 @@ from app.runtime import Registry, compute
 
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets/examples/think_prompts.json"
 TOP_K = 5
+SUB_STEPS = 4  # Play frames per descent step: the curves grow in quarter steps
+MIN_PLAY_FRAMES = 12
+PLAY_INTERVAL = 0.25  # seconds per Play frame
+SCROLL_TO_RESULT = """() => {
+    const el = document.getElementById('think-result');
+    if (el) el.scrollIntoView({behavior: 'smooth', block: 'start'});
+}"""
+STALE = (
+    '<div class="ebt-stale" role="alert">⚠ {what} failed (the message is shown at the top '
+    "right); the previous result was cleared so that it is not mistaken for this one.</div>"
+)
 NO_DEFAULTS = (8, 0, 0.0, 1, "min", 0.0, 0, False)  # the settings without a checkpoint
 
 
@@ -42,16 +54,33 @@ def load_examples(checkpoints: list[str]) -> list[dict]:
 
 
 # ---- views: a run (or one token / one step of it) → widget values ---------------------------
-def step_view(run: ebt.ThinkRun, token: int, step: int) -> tuple:
-    """Energy curves, top-k bars and their text summary for one step of one token."""
+def step_view(run: ebt.ThinkRun, token: int, step: float) -> tuple:
+    """Energy curves drawn up to `step` (fractional while playing), top-k bars and their text
+    summary at the recorded step at or before it."""
+    whole = int(step)
     summary = (
-        f"{figures.summarize_curves(run, token, step)} {figures.summarize_topk(run, token, step)}"
+        f"{figures.summarize_curves(run, token, whole)} {figures.summarize_topk(run, token, whole)}"
     )
     return (
         figures.energy_curves(run, token, step),
-        figures.topk_bars(run, token, step, TOP_K),
+        figures.topk_bars(run, token, whole, TOP_K),
         summary,
     )
+
+
+def play_frames(last: int) -> int:
+    """Frames of one Play: SUB_STEPS per descent step, at least MIN_PLAY_FRAMES (with the
+    default 2 steps Play still lasts MIN_PLAY_FRAMES × PLAY_INTERVAL = 3 s)."""
+    return max(last * SUB_STEPS, MIN_PLAY_FRAMES)
+
+
+def play_view(run: ebt.ThinkRun, token: int, frame: int) -> tuple:
+    """Timer, frame, step slider and step view at Play frame `frame` (the curves grow)."""
+    last = _last_step(run, token)
+    frames = play_frames(last)
+    frame = min(frame, frames)
+    at = last * frame / frames
+    return gr.Timer(active=frame < frames), frame, int(at), *step_view(run, token, at)
 
 
 def restore(run_dict) -> ebt.ThinkRun | None:
@@ -127,12 +156,54 @@ class ThinkTab:
             check_think_work(config, n)
             return self.run_view(compute(ebt.think, model, prompt, config, max_new_tokens=n))
 
-    def score(self, prompt, answer, checkpoint):
-        """Energy of each character of `answer` after `prompt`: the EBT as a verifier."""
+    def think_example(self, prompt, checkpoint, max_new_tokens):
+        """An example click: think it at its checkpoint's default settings, which the knobs
+        then show (so what is on screen is what was run)."""
+        settings = self.settings_for(checkpoint)
+        with user_errors():
+            config = think_config(*settings)
+            n = int_in("max_new_tokens", max_new_tokens, 1, LIMITS["max_new_tokens"])
+            check_think_work(config, n)
+            model = self.registry.text_ebt(checkpoint)
+            run = compute(ebt.think, model, prompt, config, max_new_tokens=n)
+        return (*settings, *self.run_view(run))
+
+    def score(self, prompt, answer, checkpoint, samples=None):
+        """Energy of each character of `answer` after `prompt`: the EBT as a verifier, against
+        `samples` descents of its own (None = the checkpoint's default; the UI sends the Think
+        tab's N)."""
         with user_errors():
             text_in("answer", answer, LIMITS["answer_chars"])
-            result = compute(ebt.score, self.registry.text_ebt(checkpoint), prompt, answer)
+            model = self.registry.text_ebt(checkpoint)
+            config = model.think_defaults
+            if samples is not None:
+                samples = int_in("samples", samples, 1, LIMITS["samples"])
+                config = dataclasses.replace(config, samples=samples)
+            result = compute(ebt.score, model, prompt, answer, config)
         return figures.score_figure(result), figures.summarize_score(result)
+
+    @staticmethod
+    def failed_run_view() -> tuple:
+        """Every Think-tab output after a failed request: emptied, the strip saying why (so a
+        stale "47" never sits beside the prompt that failed)."""
+        empty_step = gr.Slider(minimum=0, maximum=1, value=0)
+        return (
+            "",
+            STALE.format(what="Think"),
+            "",
+            gr.Dropdown(choices=[], value=None),
+            empty_step,
+            None,
+            None,
+            "",
+            None,
+            "",
+            None,
+        )
+
+    @staticmethod
+    def failed_score_view() -> tuple:
+        return None, STALE.format(what="Score")
 
     # ---- UI handlers: replay the stored run (no model call) --------------------------------
     def select_token(self, run_dict, token):
@@ -150,22 +221,22 @@ class ThinkTab:
 
     @staticmethod
     def play(run_dict, token, step):
-        """Start the timer; from step 0 when the animation already sits at the end."""
+        """Start Play from `step` (from 0 when the animation already sits at the end): the
+        curves grow frame by frame, SUB_STEPS frames per descent step."""
         run = restore(run_dict)
         if run is None:
             return gr.skip()
-        step = 0 if step >= _last_step(run, token) else int(step)
-        return gr.Timer(active=True), step, *step_view(run, token, step)
+        last = _last_step(run, token)
+        start = 0 if step >= last else int(step) * play_frames(last) // max(last, 1)
+        return play_view(run, token, start)
 
     @staticmethod
-    def tick(run_dict, token, step):
-        """Timer tick while playing: one step forward; the timer stops at the final step."""
+    def tick(run_dict, token, frame):
+        """Timer tick while playing: one frame forward; the timer stops at the final step."""
         run = restore(run_dict)
         if run is None:
-            return gr.Timer(active=False), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        last = _last_step(run, token)
-        step = min(int(step) + 1, last)
-        return gr.Timer(active=step < last), step, *step_view(run, token, step)
+            return (gr.Timer(active=False), *(gr.skip(),) * 5)
+        return play_view(run, token, int(frame or 0) + 1)
 
     @staticmethod
     def step_once(run_dict, token, step):
@@ -216,29 +287,52 @@ class ThinkTab:
     # ---- layout and events ------------------------------------------------------------------
     def build(self) -> SimpleNamespace:
         """Lay out the tab inside the current gr.Tab; returns its widgets, which the other tabs
-        read (prompt, checkpoint, token, run_state) and `wire` connects."""
+        read (prompt, checkpoint, token, run_state) and `wire` connects. The examples come
+        first (above the fold); the widgets they fill are rendered below them."""
+        w = self._inputs()
+        self._examples(w)
         with gr.Row():
-            w = self._controls()
+            self._controls(w)
             w.__dict__.update(vars(self._outputs()))
-        self._examples_and_score(w)
         return w
 
-    def _controls(self) -> SimpleNamespace:
+    def _inputs(self) -> SimpleNamespace:
+        """The widgets an example fills (created unrendered: the examples come first)."""
         first = self.examples[0] if self.examples else {"prompt": "", "max_new_tokens": 8}
+        w = SimpleNamespace()
+        w.prompt = gr.Textbox(label="Prompt", value=first["prompt"], render=False)
+        w.checkpoint = gr.Dropdown(
+            self.registry.text_ebts,
+            value=self.registry.default_ebt,
+            label="Checkpoint (text EBT)",
+            render=False,
+        )
+        w.max_new_tokens = gr.Slider(
+            1, LIMITS["max_new_tokens"], value=first["max_new_tokens"], step=1, precision=0,
+            label="Max new tokens", render=False,
+        )  # fmt: skip
+        return w
+
+    def _examples(self, w: SimpleNamespace) -> None:
+        w.examples = None
+        if self.examples:
+            w.examples = gr.Examples(
+                [[e["prompt"], e["checkpoint"], e["max_new_tokens"]] for e in self.examples],
+                [w.prompt, w.checkpoint, w.max_new_tokens],
+                label="Examples: click one to think it",
+                cache_examples=False,
+                api_visibility="private",
+                elem_id="think-examples",
+            )
+
+    def _controls(self, w: SimpleNamespace) -> None:
         default = self.registry.default_ebt
         defaults = self.settings_for(default) if default else NO_DEFAULTS
         steps, step_size, langevin, samples, select, tolerance, seed, lower_only = defaults
-        w = SimpleNamespace()
         with gr.Column(scale=1, min_width=280):
-            w.prompt = gr.Textbox(label="Prompt", value=first["prompt"])
-            w.checkpoint = gr.Dropdown(
-                self.registry.text_ebts,
-                value=self.registry.default_ebt,
-                label="Checkpoint (text EBT)",
-            )
-            w.max_new_tokens = _int_slider(
-                "max_new_tokens", 1, first["max_new_tokens"], "Max new tokens"
-            )
+            w.prompt.render()
+            w.checkpoint.render()
+            w.max_new_tokens.render()
             w.steps = _int_slider("steps", 1, steps, "Steps (descent steps per character)")
             w.step_size = gr.Number(step_size, minimum=0, label="Step size α (0 = trained α)")
             w.langevin = gr.Slider(
@@ -256,12 +350,20 @@ class ThinkTab:
             w.seed = gr.Number(seed, minimum=0, precision=0, label="Seed")
             w.accept_lower_only = gr.Checkbox(lower_only, label="Accept lower energy only")
             w.think_btn = gr.Button("Think", variant="primary")
-        return w
+            self._score(w)
+
+    @staticmethod
+    def _score(w: SimpleNamespace) -> None:
+        with gr.Accordion("Score your own answer (the EBT as a verifier)", open=True):
+            w.answer = gr.Textbox(label="Your answer (continues the prompt)", placeholder="47")
+            w.score_btn = gr.Button("Score")
+            w.score_plot = gr.Plot(label="Energy of each character", elem_classes="ebt-plot")
+            w.score_md = gr.Markdown(label="Score summary")
 
     @staticmethod
     def _outputs() -> SimpleNamespace:
         w = SimpleNamespace()
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_id="think-result"):
             w.continuation = gr.Textbox(label="Continuation", interactive=False)
             w.strip = gr.HTML(label="Token strip")
             w.run_md = gr.Markdown(label="Run summary")
@@ -272,31 +374,23 @@ class ThinkTab:
                 w.play_btn = gr.Button("▶ Play", size="sm")
                 w.pause_btn = gr.Button("Pause", size="sm")
                 w.step_btn = gr.Button("Step +1", size="sm")
-            w.timer = gr.Timer(0.4, active=False)
+            w.timer = gr.Timer(PLAY_INTERVAL, active=False)
+            w.frame = gr.State(0)  # the Play frame (SUB_STEPS per descent step)
             with gr.Row():
-                w.energy_plot = gr.Plot(label="Energy vs step")
-                w.topk_plot = gr.Plot(label="Top-k of the chosen candidate")
+                w.energy_plot = gr.Plot(label="Energy vs step", elem_classes="ebt-plot")
+                w.topk_plot = gr.Plot(
+                    label="Top-k of the chosen candidate", elem_classes="ebt-plot"
+                )
             w.step_md = gr.Markdown(label="Step summary")
             w.table = gr.Dataframe(
-                headers=figures.BEST_OF_N_HEADERS, label="Best-of-N", interactive=False
+                headers=figures.BEST_OF_N_HEADERS,
+                label="Best-of-N",
+                interactive=False,
+                elem_classes="ebt-table",
             )
             w.token_md = gr.Markdown(label="Token summary")
         w.run_state = gr.State(None)  # this visitor's run (ThinkRun.to_dict)
         return w
-
-    def _examples_and_score(self, w: SimpleNamespace) -> None:
-        if self.examples:
-            gr.Examples(
-                [[e["prompt"], e["checkpoint"], e["max_new_tokens"]] for e in self.examples],
-                [w.prompt, w.checkpoint, w.max_new_tokens],
-                cache_examples=False,
-                api_visibility="private",
-            )
-        with gr.Accordion("Score your own answer", open=False):
-            w.answer = gr.Textbox(label="Your answer (continues the prompt)", placeholder="47")
-            w.score_btn = gr.Button("Score")
-            w.score_plot = gr.Plot(label="Energy of each character")
-            w.score_md = gr.Markdown(label="Score summary")
 
     def wire(self, demo: gr.Blocks, w: SimpleNamespace) -> None:
         """The tab's events (api_name "think" and "score"), wired after the other tabs' so that
@@ -306,21 +400,37 @@ class ThinkTab:
         step_out = [w.energy_plot, w.topk_plot, w.step_md]
         token_out = [w.step, *step_out, w.table, w.token_md]
         run_out = [w.continuation, w.strip, w.run_md, w.token, *token_out, w.run_state]
+        w.run_out, w.settings = run_out, settings  # permalinks and presets set these
         private = dict(api_visibility="private")
         replay = [w.run_state, w.token, w.step]
+        play_out = [w.timer, w.frame, w.step, *step_out]
         think_in = [w.prompt, w.checkpoint, *settings[:-1], w.max_new_tokens, settings[-1]]
-        w.think_btn.click(self.think, think_in, run_out, api_name="think", preprocess=False)
-        score_in = [w.prompt, w.answer, w.checkpoint]
+        w.think_btn.click(
+            self.think, think_in, run_out, api_name="think", preprocess=False
+        ).failure(self.failed_run_view, None, run_out, **private)
+        score_in = [w.prompt, w.answer, w.checkpoint, w.samples]
         score_out = [w.score_plot, w.score_md]
-        w.score_btn.click(self.score, score_in, score_out, api_name="score", preprocess=False)
+        w.score_btn.click(
+            self.score, score_in, score_out, api_name="score", preprocess=False
+        ).failure(self.failed_score_view, None, score_out, **private)
         w.checkpoint.change(self.settings_for, w.checkpoint, settings, **private)  # examples too
         w.token.input(self.select_token, replay[:2], [w.timer, *token_out], **private)
         w.step.input(self.show_step, replay, step_out, trigger_mode="always_last", **private)
-        w.play_btn.click(self.play, replay, [w.timer, w.step, *step_out], **private)
+        w.play_btn.click(self.play, replay, play_out, **private)
         w.pause_btn.click(lambda: gr.Timer(active=False), None, w.timer, **private)
         w.step_btn.click(self.step_once, replay, [w.step, *step_out], **private)
-        w.timer.tick(self.tick, replay, [w.timer, w.step, *step_out], **private)
+        w.timer.tick(self.tick, [w.run_state, w.token, w.frame], play_out, **private)
+        self._wire_examples(w, private)
         demo.load(self.show_first_run, None, run_out, **private)
+
+    def _wire_examples(self, w: SimpleNamespace, private: dict) -> None:
+        """An example click fills the prompt, scrolls the result area into view and thinks."""
+        if w.examples is None:
+            return
+        example_in = [w.prompt, w.checkpoint, w.max_new_tokens]
+        w.examples.load_input_event.then(None, None, None, js=SCROLL_TO_RESULT, **private).then(
+            self.think_example, example_in, [*w.settings, *w.run_out], preprocess=False, **private
+        ).failure(self.failed_run_view, None, w.run_out, **private)
 
 
 def _int_slider(name: str, lo: int, value: int, label: str) -> gr.Slider:

@@ -11,6 +11,7 @@ import torch
 import ebt_core as ebt
 from app import figures
 from app.payloads import request
+from app.think_tab import MIN_PLAY_FRAMES, PLAY_INTERVAL, play_frames
 from ebt_core.text.data import ARITH_VOCAB
 
 TINY = dict(n_layer=2, n_head=2, d_model=32, vocab=ARITH_VOCAB, step_size=2.0)
@@ -31,11 +32,23 @@ def test_energy_curves_draw_every_candidate_and_highlight_the_chosen_one(run):
     chosen = [t for t in fig.data if "(chosen)" in t.name]
     assert len(chosen) == 1 and chosen[0] is fig.data[-1]  # drawn last, on top
     assert all(t.line.width < chosen[0].line.width for t in fig.data[:-1])
-    assert list(chosen[0].y) == pytest.approx(tok.energies[tok.chosen].tolist())
-    assert all(len(t.x) == tok.steps_used + 1 for t in fig.data)
+    assert list(chosen[0].y) == pytest.approx(tok.energies[tok.chosen, :3].tolist())
+    assert all(list(t.x) == [0, 1, 2] for t in fig.data)  # drawn up to the step: it grows
     assert [s.x0 for s in fig.layout.shapes] == [2]  # the step marker
+    full = figures.energy_curves(run, token=1, step=tok.steps_used)
+    assert list(full.data[-1].y) == pytest.approx(tok.energies[tok.chosen].tolist())
+    assert full.layout.xaxis.range == fig.layout.xaxis.range  # fixed axes: no jumps while playing
+    assert full.layout.yaxis.range == fig.layout.yaxis.range
     with pytest.raises(ValueError, match="step"):
         figures.energy_curves(run, token=1, step=tok.steps_used + 1)
+
+
+def test_energy_curves_grow_in_sub_steps_while_playing(run):
+    tok = run.tokens[1]
+    half = figures.energy_curves(run, token=1, step=1.5).data[-1]
+    e = tok.energies[tok.chosen]
+    assert list(half.x) == [0, 1, 1.5]
+    assert half.y[-1] == pytest.approx((float(e[1]) + float(e[2])) / 2)
 
 
 def test_topk_bars_show_the_chosen_candidates_top_k(run):
@@ -96,11 +109,9 @@ def test_api_names_and_parameters(client):
     assert names == list(THINK)  # accept_lower_only last, with its default
     defaults = {p["parameter_name"]: p["parameter_default"] for p in api["/think"]["parameters"]}
     assert defaults["steps"] == 4  # the default checkpoint's ThinkConfig, read without loading
-    assert [p["parameter_name"] for p in api["/score"]["parameters"]] == [
-        "prompt",
-        "answer",
-        "checkpoint",
-    ]
+    score = {p["parameter_name"]: p for p in api["/score"]["parameters"]}
+    assert list(score) == ["prompt", "answer", "checkpoint", "samples"]
+    assert score["samples"]["parameter_has_default"]  # old 3-argument calls still work
 
 
 @pytest.mark.slow
@@ -144,10 +155,11 @@ def test_scrubbing_replays_the_stored_run(client):
     timer, slider, energy, topk, summary, table, token_md = tab.select_token(run_dict, 1)
     assert not timer.active and slider.maximum == last and slider.value == last
     assert len(table) == THINK["samples"] and "Transformer++" in token_md
-    timer, step, *_ = tab.play(run_dict, 1, last)  # at the end, Play starts over
-    assert timer.active and step == 0
-    timer, step, *_ = tab.tick(run_dict, 1, last - 1)  # the last tick stops the timer
-    assert step == last and not timer.active
+    timer, frame, step, *_ = tab.play(run_dict, 1, last)  # at the end, Play starts over
+    assert timer.active and frame == 0 and step == 0
+    frames = play_frames(last)
+    timer, frame, step, *_ = tab.tick(run_dict, 1, frames - 1)  # the last tick stops the timer
+    assert frame == frames and step == last and not timer.active
     assert tab.step_once(run_dict, 1, last)[0] == 0  # Step wraps around
     energy, topk, summary = tab.show_step(run_dict, 1, 2)
     assert [s.x0 for s in energy.layout.shapes] == [2] and "step 2" in summary
@@ -171,3 +183,59 @@ def test_importing_the_app_loads_no_model():
 
     assert isinstance(main.demo, gr.Blocks) and callable(main.create_demo)
     assert main.create_explorer().registry.loaded == []
+
+
+@pytest.mark.slow
+def test_play_grows_the_curves_and_lasts_seconds_even_at_two_steps(client):
+    tab = client[1].think
+    run_dict = tab.think(*{**THINK, "steps": 2}.values())[-1]
+    last = ebt.ThinkRun.from_dict(run_dict).tokens[0].steps_used
+    assert last == 2 and play_frames(last) * PLAY_INTERVAL >= 3.0
+    timer, frame, *_ = tab.play(run_dict, 0, last)
+    lengths = []
+    while timer.active:
+        timer, frame, step, energy, *_ = tab.tick(run_dict, 0, frame)
+        lengths.append(len(energy.data[-1].x))
+    assert len(lengths) == play_frames(last) >= MIN_PLAY_FRAMES
+    assert lengths == sorted(lengths) and lengths[0] < lengths[-1] == last + 1  # it grows
+
+
+@pytest.mark.slow
+def test_an_example_click_thinks_it_at_its_checkpoints_defaults(client):
+    tab = client[1].think
+    outputs = tab.think_example("12+35=", "arith-ebt", 2)
+    settings, views = outputs[:8], outputs[8:]
+    assert settings == tab.settings_for("arith-ebt")
+    direct = tab.think("12+35=", "arith-ebt", *settings[:7], 2, settings[7])
+    assert views[0] == direct[0] and len(views) == len(direct)
+
+
+def test_a_failed_request_clears_the_think_outputs():
+    from app.think_tab import ThinkTab
+
+    views = ThinkTab.failed_run_view()
+    assert len(views) == 11 and views[0] == "" and "failed" in views[1]
+    assert views[-1] is None and views[5] is None  # no run state, no stale energy chart
+    assert "failed" in ThinkTab.failed_score_view()[1]
+
+
+@pytest.mark.slow
+def test_score_compares_with_the_think_tabs_n_and_explains_the_rank(client):
+    plot, summary = client[0].predict("12+35=", "47", "arith-ebt", 3, api_name="/score")
+    assert "of the model's 3 candidate(s) lower" in summary and "one-hot" in summary
+    assert len(plot["plot"]) > 0
+
+
+@pytest.mark.slow
+def test_a_user_error_is_one_log_line_without_traceback(client, capfd, caplog):
+    from gradio_client.exceptions import AppError
+
+    capfd.readouterr()
+    with pytest.raises(AppError, match="steps must be"):
+        client[0].predict(**{**THINK, "steps": 65}, api_name="/think")
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    lines = [r for r in caplog.records if r.name == "ebt_explorer"]
+    assert [r.getMessage() for r in lines] == [
+        "user error: steps must be an integer between 1 and 64, got 65"
+    ]

@@ -81,20 +81,34 @@ def summarize_run(run: ebt.ThinkRun) -> str:
 
 
 # ---- energy vs step -------------------------------------------------------------------------
-def energy_curves(run: ebt.ThinkRun, token: int, step: int) -> go.Figure:
-    """Energy vs descent step of every candidate of one token; the chosen one drawn thick and
-    last (on top), a dotted vertical line at `step`."""
+def _grown(values, upto: float) -> tuple[list[float], list[float]]:
+    """A curve drawn from step 0 to the (possibly fractional) step `upto`: the last point is
+    interpolated between two recorded steps, so Play can grow it in sub-steps."""
+    whole = int(upto)
+    xs, ys = list(range(whole + 1)), [float(v) for v in values[: whole + 1]]
+    if upto > whole:
+        frac = upto - whole
+        xs.append(upto)
+        ys.append(float(values[whole]) * (1 - frac) + float(values[whole + 1]) * frac)
+    return xs, ys
+
+
+def energy_curves(run: ebt.ThinkRun, token: int, step: float) -> go.Figure:
+    """Energy vs descent step of every candidate of one token, drawn up to `step` (a float
+    between recorded steps while playing; the curves grow step by step), on axes that fit the
+    whole descent so they do not jump. The chosen candidate is drawn thick and last (on top)."""
     tok = _token(run, token)
-    _check_step(tok, step)
-    steps = list(range(tok.steps_used + 1))
+    if not 0 <= step <= tok.steps_used:
+        raise ValueError(f"step must be in [0, {tok.steps_used}], got {step}")
     fig = go.Figure()
     order = [i for i in range(tok.samples) if i != tok.chosen] + [tok.chosen]
     for i in order:
         chosen = i == tok.chosen
+        xs, ys = _grown(tok.energies[i], step)
         fig.add_trace(
             go.Scatter(
-                x=steps,
-                y=tok.energies[i].tolist(),
+                x=xs,
+                y=ys,
                 mode="lines+markers" if chosen else "lines",
                 name=f"candidate {i}" + (" (chosen)" if chosen else ""),
                 line=dict(
@@ -103,12 +117,14 @@ def energy_curves(run: ebt.ThinkRun, token: int, step: int) -> go.Figure:
                 opacity=1.0 if chosen else 0.6,
             )
         )
+    lo, hi = float(tok.energies.min()), float(tok.energies.max())
+    pad = 0.05 * (hi - lo) or 0.05
     fig.add_vline(x=step, line_dash="dot", line_color="#1f77b4")
     fig.update_layout(
-        title=f"Token {token} {show_char(tok.char)!r}: energy of {tok.samples} candidate(s)",
-        xaxis_title="descent step",
-        yaxis_title="energy",
-        showlegend=tok.samples <= 8,
+        title=f"Token {token} {show_char(tok.char)!r}: {tok.samples} candidate(s), red = chosen",
+        xaxis=dict(title="descent step", range=[-0.1, tok.steps_used + 0.1]),
+        yaxis=dict(title="energy", range=[lo - pad, hi + pad]),
+        showlegend=False,  # the chosen candidate is red, the others grey (said in the summary)
         **_LAYOUT,
     )
     return fig
@@ -197,9 +213,17 @@ def baseline_text(name: str | None, predictions: list[tuple[str, float]], chosen
 
 
 # ---- score your own answer ------------------------------------------------------------------
+RANK_NOTE = (
+    "Character rank: where the character stands among all characters of the vocabulary, each "
+    "scored as an exact one-hot candidate (0 = the lowest energy). The model thinks in soft "
+    "mixtures of characters, so a right answer can rank 1 or 2 there and still beat the "
+    "model's own descents; compare it with the candidates (dots), the same N as thinking uses."
+)
+
+
 def score_figure(result: ebt.ScoreResult) -> go.Figure:
-    """Energy of each character of the user's answer (bars, annotated with its rank among the
-    vocabulary and among the model's own candidates) and the model's candidates (dots)."""
+    """Energy of each character of the user's answer (bars, annotated with its character rank
+    and how many of the model's N candidates are lower) and the model's candidates (dots)."""
     n, samples = len(result.answer), result.sample_energies.shape[1]
     x = list(range(n))
     fig = go.Figure()
@@ -210,10 +234,11 @@ def score_figure(result: ebt.ScoreResult) -> go.Figure:
             name="your answer",
             marker_color=CHOSEN_COLOR,
             text=[
-                f"rank {int(v)}<br>{int(s)}/{samples} lower"
+                f"char rank {int(v)}<br>{int(s)}/{samples} lower"
                 for v, s in zip(result.vocab_rank, result.sample_rank)
             ],
             textposition="outside",
+            cliponaxis=False,  # the labels above the tallest bar stay visible
         )
     )
     fig.add_trace(
@@ -221,15 +246,18 @@ def score_figure(result: ebt.ScoreResult) -> go.Figure:
             x=[i for i in x for _ in range(samples)],
             y=result.sample_energies.reshape(-1).tolist(),
             mode="markers",
-            name="model's candidates",
+            name=f"model's {samples} candidate(s)",
             marker=dict(color=OTHER_COLOR, size=7, symbol="circle-open"),
         )
     )
+    values = [*result.energies.tolist(), *result.sample_energies.reshape(-1).tolist(), 0.0]
+    lo, hi = min(values), max(values)
     fig.update_layout(
         title=f"Energy of your answer {result.answer!r} (total {result.total_energy:.3f})",
         xaxis=dict(tickvals=x, ticktext=[show_char(c) for c in result.answer], title="character"),
-        yaxis_title="energy",
-        **_LAYOUT,
+        yaxis=dict(title="energy", range=[lo - 0.1 * (hi - lo), hi + 0.3 * (hi - lo) + 1e-6]),
+        legend=dict(orientation="h", y=-0.25),
+        **{**_LAYOUT, "margin": dict(l=50, r=20, t=60, b=80)},
     )
     return fig
 
@@ -237,11 +265,11 @@ def score_figure(result: ebt.ScoreResult) -> go.Figure:
 def summarize_score(result: ebt.ScoreResult) -> str:
     samples = result.sample_energies.shape[1]
     parts = [
-        f"{show_char(c)!r}: energy {float(e):.3f}, vocabulary rank {int(v)} (0 = favourite), "
-        f"{int(s)} of {samples} model candidate(s) lower"
+        f"{show_char(c)!r}: energy {float(e):.3f}, character rank {int(v)}, "
+        f"{int(s)} of the model's {samples} candidate(s) lower"
         for c, e, v, s in zip(result.answer, result.energies, result.vocab_rank, result.sample_rank)
     ]
     return (
         f"Answer {result.answer!r} after {result.prompt!r}: total energy "
-        f"{result.total_energy:.3f}. " + "; ".join(parts) + "."
+        f"{result.total_energy:.3f}. " + "; ".join(parts) + f".\n\n{RANK_NOTE}"
     )
