@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
+import plotly.io as pio
+
 import ebt_core as ebt
 
 COLORSCALE = "Viridis"  # perceptually uniform; dark = low energy, yellow = high energy
@@ -17,7 +20,17 @@ BEST_OF_N_HEADERS = [
     "prob",
     "chosen",
 ]
-_LAYOUT = dict(height=320, margin=dict(l=50, r=20, t=50, b=45), template="plotly_white")
+
+# plotly_white, made for narrow screens too: axis titles push the margins instead of being
+# clipped, and a legend lies along the bottom edge of the figure (below the x-axis title, never
+# over it) instead of taking half the width of a phone-sized chart.
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+TEMPLATE.layout.update(
+    xaxis_automargin=True,
+    yaxis_automargin=True,
+    legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0),
+)
+_LAYOUT = dict(height=320, margin=dict(l=50, r=20, t=50, b=45), template=TEMPLATE)
 
 
 def show_char(char: str) -> str:

@@ -96,7 +96,7 @@ def denoise_psnr(*runs: ebt.DenoiseResult | None) -> go.Figure:
         )
     fig.update_layout(
         title="PSNR vs step (higher is better)",
-        xaxis_title="step (EBT: descent step; DiT: DDIM pass)",
+        xaxis_title="EBT step / DiT pass",  # short: a phone-width chart clips a long title
         yaxis_title="PSNR (dB)",
         **_LAYOUT,
     )

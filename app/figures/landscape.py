@@ -66,9 +66,18 @@ def _slice(trace, scape: ebt.Landscape, **style):
         z=scape.energy.astype("float32"),  # (R, R)
         colorscale=COLORSCALE,
         colorbar=dict(title=dict(text="energy")),
+        # one colour range for the slice and the paths: on a random plane the slice spans
+        # ~0.007 while the path falls ~0.3; a colour bar of the slice alone would hide that
+        **_colour_range(trace, scape),
         name="energy",
         **style,
     )
+
+
+def _colour_range(trace, scape: ebt.Landscape) -> dict:
+    lo = float(min(scape.energy.min(), scape.path_energy.min()))
+    hi = float(max(scape.energy.max(), scape.path_energy.max()))
+    return dict(cmin=lo, cmax=hi) if trace is go.Surface else dict(zmin=lo, zmax=hi)
 
 
 def landscape_contour(run: ebt.ThinkRun, scape: ebt.Landscape) -> go.Figure:
@@ -89,11 +98,10 @@ def landscape_contour(run: ebt.ThinkRun, scape: ebt.Landscape) -> go.Figure:
         )
     x_title, y_title = _plane_axis_titles(scape)
     fig.update_layout(
-        title=f"Token {scape.token} {show_char(tok.char)!r}: energy slice and descent",
+        title=f"Token {scape.token} {show_char(tok.char)!r}: slice and descent (red = chosen)",
         xaxis_title=x_title,
         yaxis_title=y_title,
-        showlegend=tok.samples <= 8,
-        legend=dict(orientation="h", y=-0.2),
+        showlegend=False,  # red = chosen (title); hover names each path: no legend to overlap
         **_SCAPE_LAYOUT,
     )
     return fig
@@ -128,17 +136,29 @@ def landscape_surface(run: ebt.ThinkRun, scape: ebt.Landscape) -> go.Figure:
     return fig
 
 
+def on_the_plane(scape: ebt.Landscape) -> bool:
+    """Whether every path point lies in the plane up to float rounding (distances of 1e-15
+    relative to the paths' extent are noise, not a curve worth plotting)."""
+    extent = float(abs(scape.path).max()) or 1.0
+    return float(scape.off_plane.max()) <= 1e-6 * extent
+
+
 def off_plane_plot(run: ebt.ThinkRun, scape: ebt.Landscape) -> go.Figure:
     """Distance of each path point from the slice's plane vs descent step (0 = on the plane)."""
     tok = _token(run, scape.token)
     steps = list(range(scape.off_plane.shape[1]))
+    in_plane = on_the_plane(scape)
+    distance = scape.off_plane * (0.0 if in_plane else 1.0)  # rounding noise drawn as 0
     fig = go.Figure()
     for i in _candidate_order(scape.chosen, tok.samples):
         style = _path_style(i, scape.chosen, len(steps) - 1)
         style.pop("marker")
-        fig.add_trace(
-            go.Scatter(x=steps, y=scape.off_plane[i].tolist(), mode="lines+markers", **style)
-        )
+        fig.add_trace(go.Scatter(x=steps, y=distance[i].tolist(), mode="lines+markers", **style))
+    if in_plane:
+        fig.add_annotation(
+            text="every state lies in the plane (distances below rounding error)",
+            xref="paper", yref="paper", x=0.5, y=0.6, showarrow=False,
+        )  # fmt: skip
     fig.update_layout(
         title="How far each state lies from the plane",
         xaxis=dict(title="descent step", dtick=max(1, (len(steps) - 1) // 8)),
@@ -201,6 +221,12 @@ def summarize_landscape(run: ebt.ThinkRun, scape: ebt.Landscape) -> str:
 
 def summarize_off_plane(run: ebt.ThinkRun, scape: ebt.Landscape) -> str:
     chosen = scape.off_plane[scape.chosen]
+    if on_the_plane(scape):
+        return (
+            "Every state of every path lies in the plane (its distance from it is rounding "
+            f"error, at most {float(scape.off_plane.max()):.1g}): the slice shows exactly the "
+            "energies the descent saw."
+        )
     return (
         f"Distance of each state from the plane (0 = the slice passes through it, so the surface "
         f"there equals the recorded energy): the chosen candidate's states lie at most "

@@ -1,0 +1,48 @@
+"""Issue 16's figure fixes: phone-friendly style (legends along the bottom, axis titles that push
+the margins), the off-plane chart without rounding noise, one colour range for a slice and its
+paths."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import ebt_core as ebt
+from app import figures
+from app.figures.common import TEMPLATE
+from app.figures.landscape import on_the_plane
+
+
+def test_the_template_keeps_legends_below_the_axis_titles_and_titles_unclipped():
+    legend = TEMPLATE.layout.legend
+    assert legend.orientation == "h" and legend.yref == "container" and legend.y == 0
+    assert TEMPLATE.layout.xaxis.automargin and TEMPLATE.layout.yaxis.automargin
+
+
+def test_an_in_plane_path_is_drawn_at_distance_zero_and_said_so(model):
+    run = ebt.think(model, "12+35=", ebt.ThinkConfig(steps=1, samples=1, seed=0), 1)
+    scape = ebt.landscape(model, run, token=0, resolution=5)  # 2 points: the plane holds them
+    assert 0 < scape.off_plane.max() < 1e-6 or scape.off_plane.max() == 0
+    assert on_the_plane(scape)
+    fig = figures.off_plane_plot(run, scape)
+    assert all(set(t.y) == {0.0} for t in fig.data)  # no 1e-15 noise drawn as a curve
+    assert "in the plane" in fig.layout.annotations[0].text
+    assert "lies in the plane" in figures.summarize_off_plane(run, scape)
+
+
+def test_a_path_off_the_plane_keeps_its_distances(model):
+    run = ebt.think(model, "12+35=", ebt.ThinkConfig(steps=4, samples=4, seed=0), 1)
+    scape = ebt.landscape(model, run, token=0, resolution=5, method="random", seed=1)
+    assert not on_the_plane(scape)
+    fig = figures.off_plane_plot(run, scape)
+    assert sorted(tuple(t.y) for t in fig.data) == sorted(map(tuple, scape.off_plane.tolist()))
+
+
+def test_the_slice_colour_range_covers_the_paths_energies(model):
+    run = ebt.think(model, "12+35=", ebt.ThinkConfig(steps=4, samples=4, seed=0), 1)
+    scape = ebt.landscape(model, run, token=0, resolution=5, method="random", seed=1)
+    for build in (figures.landscape_contour, figures.landscape_surface):
+        grid = build(run, scape).data[0]
+        lo, hi = (grid.zmin, grid.zmax) if grid.type == "contour" else (grid.cmin, grid.cmax)
+        assert lo <= float(np.min(scape.path_energy)) and lo <= scape.energy.min()
+        assert hi >= float(np.max(scape.path_energy)) and hi >= scape.energy.max()
+    assert not figures.landscape_contour(run, scape).layout.showlegend
