@@ -204,7 +204,8 @@ def calibration_ui() -> None:
             figures.energy_hist(energy[~wrong].tolist(), energy[wrong].tolist(), auroc),
             key="cal_hist",
         )
-    st.caption(figures.summarize_calibration(rhos, auroc))
+    counts = (int((~wrong).sum()), int(wrong.sum())) if auroc is not None else (None, None)
+    st.caption(figures.summarize_calibration(rhos, auroc, *counts))
 
 
 def denoise_ui() -> None:

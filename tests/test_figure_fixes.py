@@ -46,3 +46,19 @@ def test_the_slice_colour_range_covers_the_paths_energies(model):
         assert lo <= float(np.min(scape.path_energy)) and lo <= scape.energy.min()
         assert hi >= float(np.max(scape.path_energy)) and hi >= scape.energy.max()
     assert not figures.landscape_contour(run, scape).layout.showlegend
+
+
+def test_the_calibration_view_never_prints_auroc_nan():
+    nan = float("nan")
+    fig = figures.energy_hist([0.1, 0.2, 0.3], [], nan)  # a split with no wrong answer
+    assert "nan" not in fig.layout.title.text and "no wrong character" in fig.layout.title.text
+    text = figures.summarize_calibration([0.1, 0.5], nan, correct=3, wrong=0)
+    assert "nan" not in text and "no wrong character" in text
+    assert "AUROC 0.750" in figures.summarize_calibration([0.1], 0.75, correct=3, wrong=1)
+    assert "AUROC 0.750" in figures.energy_hist([0.1], [0.5], 0.75).layout.title.text
+
+
+def test_the_calibration_trend_legend_sits_below_not_over_the_second_axis_title():
+    fig = figures.calibration_trend([0.1, 0.4], [1.0, 0.5], [2.0, 1.5])
+    assert fig.layout.yaxis2.side == "right" and fig.layout.legend.x is None  # not overridden
+    assert fig.layout.template.layout.legend.yref == "container"  # the bottom edge

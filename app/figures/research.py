@@ -3,6 +3,8 @@ vs passes."""
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
@@ -196,6 +198,18 @@ def calibration_trend(spearman: list[float], mean_energy: list[float], mean_nll:
     return fig
 
 
+def auroc_text(auroc: float | None, correct: int | None = None, wrong: int | None = None) -> str:
+    """ "AUROC 0.912", or why there is none (a split whose answers are all right, or all wrong,
+    has no ranking of wrong above right: the lab must not print "AUROC nan")."""
+    if auroc is not None and math.isfinite(auroc):
+        return f"AUROC {auroc:.3f}"
+    if wrong == 0:
+        return "AUROC n/a: no wrong character in this split"
+    if correct == 0:
+        return "AUROC n/a: no right character in this split"
+    return "AUROC n/a: needs both right and wrong characters"
+
+
 def energy_hist(correct: list[float], wrong: list[float], auroc: float) -> go.Figure:
     """Final energies of correct and wrong generated characters (the energy as a verifier)."""
     fig = go.Figure()
@@ -207,7 +221,10 @@ def energy_hist(correct: list[float], wrong: list[float], auroc: float) -> go.Fi
         )
     fig.update_layout(
         barmode="overlay",
-        title=f"Final energy of greedy characters (AUROC {auroc:.3f}: higher energy = wrong)",
+        title=(
+            "Final energy of greedy characters "
+            f"({auroc_text(auroc, len(correct), len(wrong))}; higher energy = wrong)"
+        ),
         xaxis_title="final energy",
         yaxis_title="characters",
         **_LAYOUT,
@@ -215,11 +232,18 @@ def energy_hist(correct: list[float], wrong: list[float], auroc: float) -> go.Fi
     return fig
 
 
-def summarize_calibration(spearman: list[float], auroc: float | None = None) -> str:
+def summarize_calibration(
+    spearman: list[float],
+    auroc: float | None = None,
+    correct: int | None = None,
+    wrong: int | None = None,
+) -> str:
     listed = ", ".join(f"step {i}: {r:.2f}" for i, r in enumerate(spearman))
     text = f"Rank correlation of per-token energy and NLL — {listed}."
-    if auroc is not None:
+    if auroc is not None and math.isfinite(auroc):
         text += f" The final energy ranks wrong above right characters with AUROC {auroc:.3f}."
+    elif auroc is not None:
+        text += f" {auroc_text(auroc, correct, wrong)}."
     return text
 
 
