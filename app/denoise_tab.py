@@ -73,6 +73,22 @@ def ebt_view(result: ebt.DenoiseResult, note: str) -> tuple:
     )
 
 
+STALE = (
+    "⚠ **{what} failed** (the message is shown at the top right); its previous result was "
+    "cleared so that it is not mistaken for this one."
+)
+
+
+def failed_view() -> tuple:
+    """Every output of the EBT and DiT sides after a failed /denoise: emptied and marked."""
+    reset = gr.Slider(minimum=0, maximum=1, value=0)
+    return (STALE.format(what="Denoising"), None, reset, None, "", None, None, "", None, None, "")
+
+
+def failed_dit_view() -> tuple:
+    return None, STALE.format(what="The DiT baseline")
+
+
 # ---- handlers --------------------------------------------------------------------------------
 PROGRESS = gr.Progress()  # gradio spots this default and reports progress per event
 
@@ -208,13 +224,20 @@ class DenoiseTab:
         ebt_out += [o["energy"], o["psnr"], o["psnr_md"], record]
         dit_out = [o["dit_image"], o["dit_md"], o["psnr"], o["psnr_md"]]
         ebt_in = [image, checkpoint, noise, steps, step_size, langevin, seed]
-        run_btn.click(self.denoise, ebt_in, ebt_out, api_name="denoise", preprocess=False).success(
+        ebt_event = run_btn.click(
+            self.denoise, ebt_in, ebt_out, api_name="denoise", preprocess=False
+        )
+        dit_event = ebt_event.success(
             self.denoise_baseline,
             [image, noise, seed, dit_passes, record],
             dit_out,
             api_name="denoise_baseline",
             preprocess=False,
         )
+        # a failure clears both sides (the EBT's) or the DiT's: no stale photo beside an error
+        both = [*ebt_out, o["dit_image"], o["dit_md"]]
+        ebt_event.failure(failed_view, None, both, api_visibility="private")
+        dit_event.failure(failed_dit_view, None, dit_out[:2], api_visibility="private")
         if self.examples and self.registry.dit is not None:
             first_out = [*ebt_out, o["dit_image"], o["dit_md"]]
             demo.load(self.first_view, None, first_out, api_visibility="private")

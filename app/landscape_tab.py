@@ -14,6 +14,7 @@ The UMAP projection is a UI-only control (umap-learn is optional and slow to imp
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import threading
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -27,7 +28,10 @@ from app.runtime import Registry, compute
 
 MIN_RESOLUTION = 3  # ebt.landscape's smallest grid
 DEFAULT_RESOLUTION = 41
-PROJECTIONS = ("pca", "umap")
+# UMAP is offered only where umap-learn is installed (no extra installs it): a radio left on an
+# option that always fails would make every later "Show landscape" fail too (issue 16).
+HAS_UMAP = importlib.util.find_spec("umap") is not None
+PROJECTIONS = ("pca", "umap") if HAS_UMAP else ("pca",)
 INTRO = """**Energy landscape of one generated character.** The descent moves a candidate's logit
 state through a V-dimensional space; these charts slice the energy along a plane through the
 candidates' states (PCA of the paths, or random directions) and draw the paths on it. Each path
@@ -45,6 +49,11 @@ def _slice_args(resolution, seed) -> tuple[int, int]:
 
 
 def _projection(method) -> str:
+    if method == "umap" and not HAS_UMAP:
+        raise ValueError(
+            "projection 'umap' needs the optional umap-learn package (pip install umap-learn), "
+            "which this server does not have; use 'pca'"
+        )
     if not isinstance(method, str) or method not in PROJECTIONS:
         raise ValueError(f"projection must be one of {list(PROJECTIONS)}, got {method!r}")
     return method
@@ -242,9 +251,8 @@ def _controls(steps: int, samples: int) -> SimpleNamespace:
             label="Plane",
         )
         w.seed = gr.Number(0, minimum=0, maximum=MAX_SEED, precision=0, label="Seed")
-        w.projection = gr.Radio(
-            [("PCA", "pca"), ("UMAP (optional package)", "umap")], value="pca", label="Projection"
-        )
+        umap = [("UMAP (optional package)", "umap")] if HAS_UMAP else []
+        w.projection = gr.Radio([("PCA", "pca"), *umap], value="pca", label="Projection")
     w.show_btn = gr.Button("Show landscape of the Think tab's token", variant="primary")
     with gr.Accordion("Think again here (the /landscape API)", open=False):
         gr.Markdown(

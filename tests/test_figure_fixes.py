@@ -5,6 +5,7 @@ paths."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import ebt_core as ebt
 from app import figures
@@ -62,3 +63,41 @@ def test_the_calibration_trend_legend_sits_below_not_over_the_second_axis_title(
     fig = figures.calibration_trend([0.1, 0.4], [1.0, 0.5], [2.0, 1.5])
     assert fig.layout.yaxis2.side == "right" and fig.layout.legend.x is None  # not overridden
     assert fig.layout.template.layout.legend.yref == "container"  # the bottom edge
+
+
+def test_umap_is_offered_only_where_it_is_installed(client):
+    import gradio as gr
+
+    from app.landscape_tab import HAS_UMAP
+
+    radios = [
+        b
+        for b in client[1].demo.blocks.values()
+        if isinstance(b, gr.Radio) and b.label == "Projection"
+    ]
+    assert len(radios) == 1
+    offered = [value for _, value in radios[0].choices]
+    assert ("umap" in offered) == HAS_UMAP
+    if not HAS_UMAP:  # asked anyway (the API or an old page): a named error, and PCA still works
+        tab, run_dict = client[1].landscape, client[1].think.first_run()
+        with pytest.raises(gr.Error, match="umap-learn"):
+            tab.show(run_dict, 0, 9, "pca", 0, "umap")
+        assert len(tab.show(run_dict, 0, 9, "pca", 0, "pca")) == 8
+
+
+def test_a_failed_denoise_clears_and_marks_both_sides():
+    from app.denoise_tab import failed_dit_view, failed_view
+
+    views = failed_view()
+    assert len(views) == 11 and "failed" in views[0]  # EBT outputs + the DiT image and text
+    assert views[1] is None and views[-2] is None  # no stale EBT or DiT photo
+    assert failed_dit_view()[0] is None and "failed" in failed_dit_view()[1]
+
+
+def test_the_page_head_sets_a_font_that_draws_ebt_and_preloads_plotly():
+    from app import style
+
+    head = style.head()
+    assert "Source Sans" not in style.FONT and "--font" in head
+    assert style.plotly_chunk() and f"./assets/{style.plotly_chunk()}" in head
+    assert 'rel="modulepreload"' in head
