@@ -101,3 +101,21 @@ def test_the_page_head_sets_a_font_that_draws_ebt_and_preloads_plotly():
     assert "Source Sans" not in style.FONT and "--font" in head
     assert style.plotly_chunk() and f"./assets/{style.plotly_chunk()}" in head
     assert 'rel="modulepreload"' in head
+
+
+def test_the_quick_start_installs_only_the_app_extra():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", quick, re.S)
+    start = [b for b in blocks if "app/main.py" in b]
+    tests = [b for b in blocks if "pytest" in b]
+    assert start and all('".[app]"' in b and "[dev]" not in b for b in start)
+    assert tests and all('".[dev]"' in b for b in tests)  # the test command keeps the dev extra
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    app = re.search(r"^app = \[(.*)\]", pyproject, re.M).group(1)  # the app extra
+    assert "gradio" in app and "plotly" in app
+    assert not any(tool in app for tool in ("pytest", "playwright", "ruff"))

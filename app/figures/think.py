@@ -122,7 +122,11 @@ def energy_curves(run: ebt.ThinkRun, token: int, step: float) -> go.Figure:
     fig.add_vline(x=step, line_dash="dot", line_color="#1f77b4")
     fig.update_layout(
         title=f"Token {token} {show_char(tok.char)!r}: {tok.samples} candidate(s), red = chosen",
-        xaxis=dict(title="descent step", range=[-0.1, tok.steps_used + 0.1]),
+        xaxis=dict(
+            title="descent step",
+            range=[-0.1, tok.steps_used + 0.1],
+            dtick=1 if tok.steps_used <= 16 else None,  # whole steps, not 0.5 ticks
+        ),
         yaxis=dict(title="energy", range=[lo - pad, hi + pad]),
         showlegend=False,  # the chosen candidate is red, the others grey (said in the summary)
         **_LAYOUT,
