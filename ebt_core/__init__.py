@@ -7,6 +7,8 @@
 No UI imports live here; front ends render the records this package returns.
 """
 
+from .answer import think as _answer
+from .answer.model import AnswerEBT, AnswerModelConfig
 from .checkpoint import (
     CheckpointError,
     available,
@@ -33,7 +35,10 @@ from .tokenizer import CharTokenizer
 
 def think(model, prompt, config: ThinkConfig | None = None, max_new_tokens: int = 16, **options):
     """Generate by energy descent: text after a prompt string (text EBTs, see text.think), or
-    points after a list of (x, y) pairs (point EBTs, see points.think). Returns a ThinkRun."""
+    points after a list of (x, y) pairs (point EBTs, see points.think), or a whole answer
+    (answer EBTs, see answer.think: max_new_tokens is ignored). Returns a ThinkRun."""
+    if isinstance(model, AnswerEBT):
+        return _answer.think(model, prompt, config)
     if isinstance(model, PointEBT):
         return _points.think(model, prompt, config, max_new_tokens, **options)
     return _text.think(model, prompt, config, max_new_tokens, **options)
@@ -41,13 +46,18 @@ def think(model, prompt, config: ThinkConfig | None = None, max_new_tokens: int 
 
 def score(model, prompt, answer, config: ThinkConfig | None = None):
     """The model as a verifier of a continuation: characters (ScoreResult) or points
-    (PointScoreResult)."""
+    (PointScoreResult), or a whole answer (answer EBTs: ScoreResult over its K positions,
+    `total_energy` the whole answer's energy)."""
+    if isinstance(model, AnswerEBT):
+        return _answer.score(model, prompt, answer, config)
     if isinstance(model, PointEBT):
         return _points.score(model, prompt, answer, config)
     return _text.score(model, prompt, answer, config)
 
 
 __all__ = [
+    "AnswerEBT",
+    "AnswerModelConfig",
     "DenoiseConfig",
     "DenoiseResult",
     "ImageDiT",

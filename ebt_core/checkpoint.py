@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .answer.model import AnswerEBT, AnswerModelConfig
 from .config import ThinkConfig
 from .image.model import ImageDiT, ImageEBT, ImageModelConfig
 from .points.model import PointEBT, PointModelConfig, PointRegressor
@@ -41,6 +42,7 @@ KINDS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "image-dit": (ImageModelConfig, ImageDiT),
     "points-ebt": (PointModelConfig, PointEBT),
     "points-regressor": (PointModelConfig, PointRegressor),
+    "answer-ebt": (AnswerModelConfig, AnswerEBT),
 }
 
 

@@ -1,0 +1,162 @@
+"""Answer EBT: the energy E(prompt, Ŷ) of a whole answer Ŷ, descended jointly.
+
+The prompt runs through the causal blocks as ordinary tokens (the real stream, computed once:
+its per-layer keys/values are the cache). The answer is K positions, each a V-dim logit state
+z_i read as p_i = softmax(z_i) and embedded by a bias-free Linear(V→D) (initialised, on a warm
+start, as the transposed token embedding). Answer position i sits at RoPE position T + i, right
+after the prompt; it attends to every prompt token and to every answer position (itself
+included), never the other way round: the prompt never sees the answer. A final RMSNorm and a
+bias-free Linear(D→1) give one energy term per position; the whole answer's energy is their
+sum (plus τ·Σ_i −H(p_i) when `entropy_weight` τ > 0, as in the text EBT).
+
+The shared stack (token embedding, blocks, final norm) has the text models' parameter names,
+so it warm-starts from a Transformer++ trained on the same task's lines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import _check_float, _check_int, _JsonConfig, check_backbone
+from ..layers import CausalAttention, LayerKV, LearnedStepSize, init_weights, rope
+from ..text.model import _CausalStack, neg_entropy
+from .data import get_task
+
+ANSWER_KINDS = ("answer-ebt",)
+
+
+@dataclass(frozen=True)
+class AnswerModelConfig(_JsonConfig):
+    """Architecture of an answer EBT. `task` ("sum" or "sudoku") fixes the vocabulary, the
+    prompt format and the number K of answer positions (see answer/data.py).
+
+    step_size: α of the descent, learnable if `learn_step_size`. start_std: std of the random
+    logit states the descent's candidates start from (candidate 0 starts at 0, see think.py).
+    entropy_weight: τ ≥ 0 of the free-energy term (0 = the plain learned energy).
+    """
+
+    kind: str = "answer-ebt"
+    task: str = "sum"
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    mlp_ratio: float = 8 / 3
+    max_context: int = 64
+    step_size: float = 20.0
+    learn_step_size: bool = True
+    start_std: float = 1.0
+    rope_base: float = 10000.0
+    entropy_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ANSWER_KINDS:
+            raise ValueError(f"kind must be one of {ANSWER_KINDS}, got {self.kind!r}")
+        get_task(self.task)  # ValueError naming "task"
+        check_backbone(self.n_layer, self.n_head, self.d_model, self.mlp_ratio)
+        _check_int("max_context", self.max_context, 2, 1 << 16)
+        _check_float("step_size", self.step_size, 0.0, 1e6, lo_open=True)
+        _check_float("start_std", self.start_std, 0.0, 100.0)
+        _check_float("rope_base", self.rope_base, 1.0, 1e9)
+        _check_float("entropy_weight", self.entropy_weight, 0.0, 100.0)
+
+    @property
+    def vocab(self) -> str:
+        return get_task(self.task).vocab
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def answer_length(self) -> int:
+        return get_task(self.task).answer_length
+
+    @property
+    def d_hidden(self) -> int:
+        return int(math.ceil(self.d_model * self.mlp_ratio / 8) * 8)
+
+
+@dataclass
+class PromptCache:
+    """The prompts' real stream: per-layer keys/values (B or 1, H, T, hd) and each prompt's
+    length (B,) (shorter prompts of a batch are right-padded; their pad keys are masked)."""
+
+    layers: list[LayerKV]
+    lengths: torch.Tensor
+
+    @property
+    def key_ok(self) -> torch.Tensor:
+        """(B, T) bool: which cached keys are real prompt tokens."""
+        T = self.layers[0].k.shape[2]
+        return torch.arange(T, device=self.lengths.device)[None, :] < self.lengths[:, None]
+
+
+def answer_attention(attn: CausalAttention, x: torch.Tensor, cache_kv: LayerKV, key_ok, table):
+    """Answer positions x (B, K, D) attend to the prompt's keys (masked by key_ok (B, T)) and
+    to every answer position. `cache_kv` may have batch 1 (one prompt, N candidates)."""
+    B, K, C = x.shape
+    qkv = attn.qkv(x).view(B, K, 3, attn.n_head, attn.head_dim).permute(2, 0, 3, 1, 4)
+    qk = rope(qkv[:2], table)  # table: (B, 1, K, hd/2), per row (prompts differ in length)
+    q, k, v = qk[0], qk[1], qkv[2]  # (B, H, K, hd)
+    scale = 1.0 / math.sqrt(attn.head_dim)
+    s_prompt = (q @ cache_kv.k.transpose(-2, -1)) * scale  # (B, H, K, T)
+    s_prompt = s_prompt.masked_fill(~key_ok[:, None, None, :], float("-inf"))
+    s_answer = (q @ k.transpose(-2, -1)) * scale  # (B, H, K, K)
+    weights = torch.cat([s_prompt, s_answer], dim=-1).softmax(dim=-1)
+    T = cache_kv.k.shape[2]
+    y = weights[..., :T] @ cache_kv.v + weights[..., T:] @ v  # (B, H, K, hd)
+    return attn.proj(y.transpose(1, 2).reshape(B, K, C))
+
+
+class AnswerEBT(_CausalStack, LearnedStepSize):
+    """Energy-based transformer over whole answers (module docstring)."""
+
+    def __init__(self, config: AnswerModelConfig) -> None:
+        if config.kind != "answer-ebt":
+            raise ValueError(f"AnswerEBT needs kind='answer-ebt', got {config.kind!r}")
+        super().__init__(config)
+        self.candidate_proj = nn.Linear(config.vocab_size, config.d_model, bias=False)
+        self.energy_head = nn.Linear(config.d_model, 1, bias=False)
+        self.apply(init_weights)
+        self._init_step_size(config.step_size, config.learn_step_size)
+
+    @property
+    def task(self):
+        return get_task(self.config.task)
+
+    def prompt_cache(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> PromptCache:
+        """The real stream of prompts ids (B, T) (right-padded; lengths (B,), default all T)."""
+        if lengths is None:
+            lengths = torch.full((ids.shape[0],), ids.shape[1], dtype=torch.long)
+        if ids.shape[1] + self.config.answer_length > self.config.max_context:
+            raise ValueError(
+                f"prompt of {ids.shape[1]} characters + {self.config.answer_length} answer "
+                f"positions exceeds the model's max_context of {self.config.max_context}"
+            )
+        _, layers = self._real(ids, None)
+        return PromptCache(layers, lengths.to(ids.device))
+
+    def energy_terms(self, cache: PromptCache, probs: torch.Tensor) -> torch.Tensor:
+        """Per-position energy terms (B, K) of candidate answers probs (B, K, V); their sum
+        over K is the whole answer's energy."""
+        B, K, _ = probs.shape
+        positions = cache.lengths[:, None] + torch.arange(K, device=probs.device)  # (b, K)
+        cos, sin = self._rope(positions.reshape(-1))
+        table = (cos.view(-1, 1, K, cos.shape[-1]), sin.view(-1, 1, K, sin.shape[-1]))
+        key_ok = cache.key_ok
+        h = self.candidate_proj(probs)  # (B, K, D)
+        for block, kv in zip(self.blocks, cache.layers):
+            h = h + answer_attention(block.attn, block.norm1(h), kv, key_ok, table)
+            h = h + block.mlp(block.norm2(h))
+        terms = self.energy_head(self.norm_f(h)).squeeze(-1)  # (B, K)
+        if self.config.entropy_weight:
+            terms = terms + self.config.entropy_weight * neg_entropy(probs)
+        return terms
+
+    def energy(self, cache: PromptCache, probs: torch.Tensor, step: int = 0) -> torch.Tensor:
+        """The whole answers' energies (B,) (`step` is unused: no step embeddings)."""
+        return self.energy_terms(cache, probs).sum(-1)

@@ -1,0 +1,241 @@
+"""Answer EBT invariants on tiny seeded models: attention pattern, cache, records, round trips,
+bad inputs, the training losses."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import ebt_core as ebt
+from ebt_core.answer import training as obj
+from ebt_core.answer.data import get_task
+from ebt_core.answer.model import AnswerEBT, AnswerModelConfig
+from ebt_core.answer.think import _padded_energies, answer_energies, solve
+from ebt_core.layers import rope, rope_table
+
+TINY = dict(n_layer=2, n_head=2, d_model=32, step_size=5.0)
+
+
+def tiny(task: str = "sum", seed: int = 0, **overrides) -> AnswerEBT:
+    torch.manual_seed(seed)
+    model = AnswerEBT(AnswerModelConfig(task=task, **{**TINY, **overrides})).eval()
+    with torch.no_grad():  # a livelier energy than the N(0, 0.02²) init
+        model.energy_head.weight.normal_(0, 0.5)
+    return model
+
+
+def probs_for(model: AnswerEBT, batch: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    c = model.config
+    return torch.randn(batch, c.answer_length, c.vocab_size, generator=g).softmax(-1)
+
+
+def cached_energy(model: AnswerEBT, prompt: str, probs: torch.Tensor) -> torch.Tensor:
+    ids, lengths = obj.encode_prompts(model.task, [prompt])
+    return model.energy(model.prompt_cache(ids, lengths), probs)
+
+
+def joint_forward(model: AnswerEBT, prompt: str, probs: torch.Tensor):
+    """Reference without a cache: prompt and answer in one sequence through every block, with
+    the intended mask (prompt causal; answer rows see everything). → (energy (B,), prompt
+    hidden (B, T, D))."""
+    ids, _ = obj.encode_prompts(model.task, [prompt])
+    B, K, T = probs.shape[0], probs.shape[1], ids.shape[1]
+    x = torch.cat([model.tok_emb(ids).expand(B, -1, -1), model.candidate_proj(probs)], 1)
+    n = T + K
+    allowed = torch.ones(n, n, dtype=torch.bool)
+    allowed[:T] = torch.arange(n)[None, :] <= torch.arange(T)[:, None]
+    hd = model.config.d_model // model.config.n_head
+    table = rope_table(torch.arange(n), hd, model.config.rope_base)
+    for block in model.blocks:
+        a = block.attn
+        qkv = a.qkv(block.norm1(x)).view(B, n, 3, a.n_head, hd).permute(2, 0, 3, 1, 4)
+        q, k = rope(qkv[0], table), rope(qkv[1], table)
+        s = (q @ k.transpose(-2, -1) / math.sqrt(hd)).masked_fill(~allowed, float("-inf"))
+        y = (s.softmax(-1) @ qkv[2]).transpose(1, 2).reshape(B, n, -1)
+        x = x + a.proj(y)
+        x = x + block.mlp(block.norm2(x))
+    return model.energy_head(model.norm_f(x[:, T:])).squeeze(-1).sum(-1), x[:, :T]
+
+
+@pytest.mark.parametrize("task, prompt", [("sum", "4857+5168="), ("sudoku", "1.3..4.2....2..1=")])
+def test_cached_energy_equals_the_joint_forward(task, prompt):
+    model = tiny(task)
+    probs = probs_for(model, 3)
+    with torch.no_grad():
+        reference, _ = joint_forward(model, prompt, probs)
+        assert torch.allclose(cached_energy(model, prompt, probs), reference, atol=1e-5)
+
+
+def test_prompt_never_sees_the_answer_and_answers_see_each_other():
+    model = tiny()
+    probs = probs_for(model, 1).requires_grad_(True)
+    with torch.no_grad():
+        _, hidden_a = joint_forward(model, "12+34=", probs)
+        _, hidden_b = joint_forward(model, "12+34=", probs_for(model, 1, seed=5))
+    assert torch.equal(hidden_a, hidden_b)  # the prompt's stream ignores the answer
+    ids, lengths = obj.encode_prompts(model.task, ["12+34="])
+    terms = model.energy_terms(model.prompt_cache(ids, lengths), probs)[0]  # (K,)
+    K = model.config.answer_length
+    for i in range(K):  # every position's energy term depends on every other position
+        (grad,) = torch.autograd.grad(terms[i], probs, retain_graph=True)
+        assert all(grad[0, j].abs().sum() > 0 for j in range(K))
+
+
+def test_padded_batch_equals_each_prompt_alone():
+    model = tiny()
+    prompts = ["1+2=", "4857+5168=", "30+7="]
+    probs = probs_for(model, 3)
+    ids, lengths = obj.encode_prompts(model.task, prompts)
+    with torch.no_grad():
+        batched = model.energy(model.prompt_cache(ids, lengths), probs)
+        alone = torch.cat(
+            [cached_energy(model, p, probs[i : i + 1]) for i, p in enumerate(prompts)]
+        )
+    assert torch.allclose(batched, alone, atol=1e-5)
+
+
+def test_think_records_whole_answers():
+    model = tiny()
+    cfg = ebt.ThinkConfig(steps=5, samples=4, seed=3)
+    run = ebt.think(model, "4857+5168=", cfg)
+    K, V = model.config.answer_length, model.config.vocab_size
+    assert len(run.tokens) == K and run.config == cfg
+    for i, tok in enumerate(run.tokens):
+        assert tok.position == i and tok.states.shape == (4, 6, V)
+        assert tok.energies.shape == tok.grad_norms.shape == (4, 6)
+        np.testing.assert_array_equal(tok.energies, run.tokens[0].energies)  # shared energies
+        assert tok.chosen == int(np.argmin(tok.energies[:, -1]))
+        assert tok.char == model.config.vocab[tok.states[tok.chosen, -1].argmax()]
+    assert run.text == get_task("sum").unpad("".join(t.char for t in run.tokens))
+    assert not np.allclose(run.tokens[0].states[0, 0], run.tokens[0].states[1, 0])  # starts differ
+    np.testing.assert_array_equal(run.tokens[0].states[0, 0], 0.0)  # candidate 0: zero start
+
+
+def test_single_noiseless_sample_does_not_depend_on_the_seed():
+    model = tiny("sudoku")
+    runs = [ebt.think(model, "1.3..4.2....2..1=", ebt.ThinkConfig(steps=3, seed=s)) for s in (0, 9)]
+    np.testing.assert_array_equal(runs[0].tokens[5].states, runs[1].tokens[5].states)
+
+
+def test_solve_matches_think_and_shares_one_descent():
+    model = tiny()
+    cfg = ebt.ThinkConfig(steps=4, samples=3, seed=1)
+    prompt = "4857+5168="
+    at = solve(model, [prompt], cfg, (2, 4))
+    run = ebt.think(model, prompt, cfg)
+    assert at[1].chosen()[0] == run.text
+    np.testing.assert_allclose(at[0].energies[0], run.tokens[0].energies[:, 2], rtol=1e-5)
+    batched = solve(model, ["1+2=", prompt], cfg, (4,))[0]  # candidate 0 (zero start) is the same
+    assert math.isclose(batched.energies[1, 0], at[1].energies[0, 0], rel_tol=1e-4)
+
+
+def test_save_load_identical_and_run_json_round_trip(tmp_path):
+    model = tiny("sudoku")
+    cfg = ebt.ThinkConfig(steps=3, samples=2, seed=4)
+    ebt.save(model, tmp_path / "m", think=cfg)
+    loaded = ebt.load(tmp_path / "m")
+    assert isinstance(loaded, AnswerEBT) and loaded.think_defaults == cfg
+    a, b = ebt.think(model, "1.3..4.2....2..1=", cfg), ebt.think(loaded, "1.3..4.2....2..1=")
+    assert b.checkpoint == "m" and {**a.to_dict(), "checkpoint": "m"} == b.to_dict()
+    restored = ebt.ThinkRun.from_dict(json.loads(json.dumps(a.to_dict())))
+    assert restored.to_dict() == a.to_dict() and restored.text == a.text
+
+
+def test_score_is_the_whole_answers_energy():
+    model = tiny()
+    result = ebt.score(model, "12+35=", "47", ebt.ThinkConfig(steps=2, samples=3))
+    K = model.config.answer_length
+    assert result.answer == "47" + "\n" * (K - 2) and result.energies.shape == (K,)
+    total = answer_energies(model, "12+35=", ["47"])[0]
+    assert math.isclose(result.total_energy, float(total), rel_tol=1e-5, abs_tol=1e-5)
+    assert result.sample_energies.shape == (K, 3) and result.vocab_rank.shape == (K,)
+    # vocab_rank[0] counts the first character's replacements that lower the whole energy
+    others = [d for d in "0123456789" if d != "4"]
+    lower = answer_energies(model, "12+35=", [d + "7" for d in others]) < total
+    pad = "\n" + "7" + "\n" * (K - 2)  # "\n" first: an answer that is not a digit string
+    pad_lower = float(_padded_energies(model, "12+35=", [pad])[0]) < total
+    other_symbols = _padded_energies(model, "12+35=", [c + "7" + "\n" * (K - 2) for c in "+="])
+    expected = int(lower.sum()) + int(pad_lower) + int((other_symbols < total).sum())
+    assert result.vocab_rank[0] == expected
+
+
+@pytest.mark.parametrize(
+    "call, field",
+    [(lambda m: ebt.think(m, "12-3="), "prompt"), (lambda m: ebt.think(m, "1x+2="), "prompt"),
+     (lambda m: ebt.score(m, "12+3=", "1a"), "answer"),
+     (lambda m: ebt.score(m, "1+", "1"), "prompt"),
+     (lambda m: ebt.think(m, "1+2=", "steps=3"), "config")],
+)  # fmt: skip
+def test_bad_inputs_name_the_field(call, field):
+    with pytest.raises(ValueError, match=field):
+        call(tiny())
+
+
+def test_bad_config_fields_are_named():
+    with pytest.raises(ValueError, match="task"):
+        AnswerModelConfig(task="chess")
+    with pytest.raises(ValueError, match="start_std"):
+        AnswerModelConfig(start_std=-1.0)
+    with pytest.raises(ValueError, match="loss"):
+        obj.AnswerRecipe(loss="mse")
+    with pytest.raises(ValueError, match="zero_start"):
+        obj.AnswerRecipe(zero_start=1.0)
+
+
+def test_any_solution_loss_equals_cross_entropy_when_the_solution_is_unique():
+    task = get_task("sudoku")
+    examples = [e for e in task.fixed("id", "val", 40) if len(task.targets(e.prompt)) == 1][:4]
+    batch = obj.make_batch(task, examples)
+    logits = torch.randn(len(examples), 16, len(task.vocab))
+    ce = obj.answer_loss(logits, batch, "ce")
+    anys = obj.answer_loss(logits, batch, "any_solution", obj.grid_ids(task))
+    assert torch.allclose(ce, anys, atol=1e-5)
+
+
+def test_any_solution_loss_prefers_one_solution_over_their_average():
+    task = get_task("sudoku")
+    ex = next(e for e in task.fixed("harder", "val", 60) if len(task.targets(e.prompt)) == 2)
+    batch = obj.make_batch(task, [ex, ex])
+    tok = ebt.CharTokenizer(task.vocab)
+    one_hots = [F.one_hot(torch.tensor(tok.encode(s)), len(task.vocab)).float()
+                for s in task.targets(ex.prompt)]  # fmt: skip
+    committed = 8.0 * one_hots[0]
+    average = 8.0 * (one_hots[0] + one_hots[1]) / 2
+    logits = torch.stack([committed, average])
+    grids = obj.grid_ids(task)
+    single = [obj.answer_loss(logits[i : i + 1], obj.make_batch(task, [ex]), "any_solution", grids)
+              for i in range(2)]  # fmt: skip
+    assert single[0] < single[1]
+    assert batch.solutions.sum(-1).tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("task, loss", [("sum", "ce"), ("sudoku", "any_solution")])
+def test_ebt_loss_backpropagates_through_the_descent(task, loss):
+    model = tiny(task).train()
+    recipe = obj.AnswerRecipe(task=task, loss=loss, batch=6, steps_min=2, steps_max=2,
+                              alpha_jitter=2.0, replay=0.5, final_only=True,
+                              detach=False)  # fmt: skip
+    rng, gen = random.Random(0), torch.Generator().manual_seed(0)
+    replay = obj.ReplayBuffer(32)
+    for _ in range(3):  # the third batch restarts half its answers from the buffer
+        loss_value, stats = obj.ebt_loss(model, get_task(task), recipe, rng, gen, replay)
+        model.zero_grad()
+        loss_value.backward()
+    assert torch.isfinite(loss_value) and stats["steps"] == 2 and len(replay) == 18
+    assert model.blocks[0].attn.qkv.weight.grad.abs().sum() > 0
+    assert model.alpha.grad is not None and model.alpha.grad != 0
+
+
+def test_transformer_lines_mask_the_answer_and_terminator():
+    task = get_task("sum")
+    ids, mask = obj.line_batch(task, [task.sample(random.Random(0)) for _ in range(1)])
+    ex = task.sample(random.Random(0))
+    targets = "".join(task.vocab[i] for i, m in zip(ids[0, 1:].tolist(), mask[0]) if m)
+    assert targets == ex.answer + "\n"
