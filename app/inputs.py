@@ -38,6 +38,14 @@ LIMITS = {
     "denoise_langevin": 1.0,  # in [-1, 1] pixel units: beyond this the frames are pure noise
     "dit_passes": 100,  # DDIM passes of the DiT baseline: every timestep at level 0.1
     "upload_mb": 10,  # largest upload, megabytes: demo.launch(max_file_size=MAX_UPLOAD_BYTES)
+    # Point EBTs (Landscape tab's exact landscapes, Playground)
+    "point_samples": 64,  # candidates N per generated point
+    "train_iters": 3000,  # Playground: training iterations
+    "train_samples": 16,  # Playground: descents per position while training
+    "train_steps": 8,  # Playground: unrolled descent steps (steps_max)
+    "train_work": 48_000,  # Playground: iters × samples × steps_max of one training
+    "train_seconds": 150,  # Playground: a training stops after this long (the model is kept)
+    "trainings": 1,  # Playground trainings at once (the next visitor's waits in the queue)
     # Server
     "concurrency": 2,  # events running at once: demo.queue(default_concurrency_limit=...)
     "queue_size": 32,  # events waiting at most: demo.queue(max_size=...); more are refused

@@ -1,6 +1,7 @@
 """EBT Explorer, the Gradio front end: watch a text EBT think, character by character, slice its
-energy landscape, and watch an image EBT denoise a photo. One module per tab (think_tab,
-landscape_tab, denoise_tab); this file only assembles them.
+energy landscape (and a point EBT's exact one), watch an image EBT denoise a photo, and train a
+point EBT live in the Playground. One module per tab (think_tab, landscape_tab with
+landscape_points, denoise_tab, playground_tab); this file only assembles them.
 
     gradio app/main.py                                # reload mode while editing
     python app/main.py                                # plain launch (as a Hugging Face Space)
@@ -13,6 +14,10 @@ Stable API (gradio_client), no hidden state:
     /landscape(prompt, checkpoint, token, resolution, method, steps, samples, seed)
     /denoise(image, checkpoint, noise, steps, step_size, langevin, seed)   image: handle_file(path)
     /denoise_baseline(image, noise, seed, dit_passes)                      the DiT baseline
+and, with the trained model kept in the caller's session (gr.State):
+    /playground_train(task, objective, iters, lr, samples, steps_min, steps_max, step_size,
+                      alpha_jitter, langevin, replay, final_only, detach, start_std, seed)
+    /playground_think(context, steps, samples, seed)
 
 Importing this module builds the page (`demo`) but loads no model: checkpoints load on first
 use, and the first page load thinks the first example once for every later visitor.
@@ -28,7 +33,9 @@ import gradio as gr
 from app import style
 from app.denoise_tab import DenoiseTab
 from app.inputs import LIMITS, MAX_UPLOAD_BYTES
+from app.landscape_points import PointLandscape
 from app.landscape_tab import LandscapeTab
+from app.playground_tab import PlaygroundTab
 from app.runtime import Registry, limit_malloc_arenas
 from app.think_tab import ThinkTab
 
@@ -47,6 +54,8 @@ class Explorer:
     think: ThinkTab
     landscape: LandscapeTab
     denoise: DenoiseTab
+    points: PointLandscape
+    playground: PlaygroundTab
 
     def warm_up(self) -> threading.Thread:
         """Compute the first page's views in the background (the first example thought, its
@@ -56,6 +65,7 @@ class Explorer:
         def work() -> None:
             self.think.first_run()
             self.landscape.first_view()
+            self.points.first_view()
             if self.denoise.examples and self.registry.image_ebts and self.registry.dit:
                 self.denoise.first_view()
 
@@ -72,6 +82,7 @@ def create_explorer() -> Explorer:
     think = ThinkTab(registry)
     landscape = LandscapeTab(registry, think.first_run)
     denoise = DenoiseTab(registry)
+    points, playground = PointLandscape(registry), PlaygroundTab(registry)
     no_checkpoint = (
         f"**No text EBT checkpoint in `{registry.folder}`.** Train one (see README) or point "
         "`EBT_CHECKPOINTS` at a folder of checkpoints."
@@ -79,15 +90,21 @@ def create_explorer() -> Explorer:
     with gr.Blocks(title="EBT Explorer") as demo:
         style.install()
         gr.Markdown(INTRO if registry.text_ebts else f"{INTRO}\n\n{no_checkpoint}")
+        trained = playground.state()  # this visitor's Playground model (both tabs use it)
         with gr.Tab("Think"):
             think_widgets = think.build()
         with gr.Tab("Landscape"):
-            landscape.build(demo, think_widgets)
+            with gr.Tab("Text EBT: a slice"):
+                landscape.build(demo, think_widgets)
+            with gr.Tab("Point EBT: exact"):
+                points.build(demo, trained)
         with gr.Tab("Denoise"):
             denoise.build(demo)
         think.wire(demo, think_widgets)
+        with gr.Tab("Playground"):
+            playground.build(demo, trained)
     demo.queue(default_concurrency_limit=LIMITS["concurrency"], max_size=LIMITS["queue_size"])
-    return Explorer(demo, registry, think, landscape, denoise)
+    return Explorer(demo, registry, think, landscape, denoise, points, playground)
 
 
 def create_demo() -> gr.Blocks:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,12 @@ def _trim() -> None:
         pass
 
 
+def submit(fn, *args, **kwargs) -> Future:
+    """Start `fn(*args, **kwargs)` on a model-work thread without waiting (a Playground
+    training: it holds one of the two threads, so other visitors keep the other)."""
+    return COMPUTE.submit(fn, *args, **kwargs)
+
+
 def compute(fn, *args, **kwargs):
     """Run `fn(*args, **kwargs)` on a model-work thread and wait for it (exceptions propagate)."""
     try:
@@ -66,13 +72,16 @@ class Registry:
     transformers: list[str]
     image_ebts: list[str]
     dits: list[str]
+    point_ebts: list[str] = field(default_factory=list)
+    point_regressors: list[str] = field(default_factory=list)
     _models: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def scan(cls) -> Registry:
         """The checkpoints in `ebt.checkpoints_dir()` ($EBT_CHECKPOINTS): names only, no loading."""
-        kinds = ("text-ebt", "transformer", "image-ebt", "image-dit")
+        kinds = ("text-ebt", "transformer", "image-ebt", "image-dit", "points-ebt")
+        kinds += ("points-regressor",)
         return cls(ebt.checkpoints_dir(), *(ebt.available(kind) for kind in kinds))
 
     @property
@@ -121,6 +130,23 @@ class Registry:
                 f"checkpoint must be one of the image EBTs {self.image_ebts}, got {name!r}"
             )
         return self.get(name)
+
+    def point_ebt(self, name) -> ebt.PointEBT:
+        """A point EBT offered by this app (never an arbitrary path sent by a client)."""
+        if name not in self.point_ebts:
+            raise ValueError(
+                f"checkpoint must be one of the point EBTs {self.point_ebts}, got {name!r}"
+            )
+        return self.get(name)
+
+    def point_regressor(self, task: str) -> ebt.PointRegressor | None:
+        """The first regression baseline of this folder trained on `task` (None if there is
+        none): its prediction is marked on point landscapes of that task."""
+        for name in self.point_regressors:
+            model = self.get(name)
+            if model.recipe.get("task") == task:
+                return model
+        return None
 
     def baseline(self, checkpoint: str) -> str | None:
         """The Transformer++ trained beside a text EBT, if this folder has it."""

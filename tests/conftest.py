@@ -69,7 +69,8 @@ def pytest_collection_modifyitems(items):
 
 
 def _checkpoints(root):
-    """Tiny text checkpoints (arith-ebt, arith-transformer) and the shipped image ones."""
+    """Tiny text checkpoints (arith-ebt, arith-transformer) and the shipped image and point
+    ones (points-ebt, points-regressor: ~100 kB each)."""
     torch.manual_seed(0)
     ebt.save(
         ebt.TextEBT(ebt.TextModelConfig(**TINY)), root / "arith-ebt", think=ebt.ThinkConfig(steps=4)
@@ -78,7 +79,7 @@ def _checkpoints(root):
         ebt.Transformer(ebt.TextModelConfig(**TINY, kind="transformer")), root / "arith-transformer"
     )
     shipped = ebt.checkpoints_dir()
-    for name in ("image-ebt", "image-dit"):
+    for name in ("image-ebt", "image-dit", "points-ebt", "points-regressor"):
         if (shipped / name).is_dir():
             shutil.copytree(shipped / name, root / name, ignore=shutil.ignore_patterns(".resume"))
 
@@ -86,8 +87,9 @@ def _checkpoints(root):
 @pytest.fixture(scope="session")
 def client(tmp_path_factory):
     """The Gradio app served in-process, once per test session, on tiny text checkpoints
-    (arith-ebt, arith-transformer) and the shipped image checkpoints; → (Client, Explorer):
-    the Explorer's tabs (`.think`, `.landscape`, `.denoise`) hold the handlers it serves."""
+    (arith-ebt, arith-transformer) and the shipped image and point checkpoints; → (Client,
+    Explorer): the Explorer's tabs (`.think`, `.landscape`, `.denoise`, `.points`,
+    `.playground`) hold the handlers it serves."""
     gradio_client = pytest.importorskip("gradio_client")
     from app.inputs import MAX_UPLOAD_BYTES
     from app.main import create_explorer

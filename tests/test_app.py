@@ -104,7 +104,10 @@ THINK = request("/think")
 @pytest.mark.slow
 def test_api_names_and_parameters(client):
     api = client[0].view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(api) == {"/think", "/score", "/landscape", "/denoise", "/denoise_baseline"}
+    assert set(api) == {
+        "/think", "/score", "/landscape", "/denoise", "/denoise_baseline", "/playground_train",
+        "/playground_think",
+    }  # fmt: skip
     names = [p["parameter_name"] for p in api["/think"]["parameters"]]
     assert names == list(THINK)  # accept_lower_only last, with its default
     defaults = {p["parameter_name"]: p["parameter_default"] for p in api["/think"]["parameters"]}

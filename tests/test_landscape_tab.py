@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import numpy as np
@@ -188,3 +189,143 @@ def test_the_tab_opens_on_the_first_runs_landscape_computed_once(client):
     assert len(views) == 8 and views[-1] == {"run": first_run, "token": 0}
     assert "41×41" in views[2] and len(views[0].data[0].z) == 41
     assert tab.first_view() is views  # computed once, then shared
+
+
+# ---- point EBTs: the exact landscape, its picture and the click ----------------------------
+POINT_CONTEXT = "-0.75, 0; -0.5, 0; -0.25, 0; 0, 0"
+
+
+@pytest.fixture
+def point_view(client):
+    """The Landscape tab's Point EBT section on the shipped points-ebt at the probe fork."""
+    outputs = client[1].points.show("points-ebt", "fork", POINT_CONTEXT, 4, 6, 0, 21, None)
+    return outputs
+
+
+def test_the_picture_maps_pixels_to_candidate_points_exactly():
+    from app.figures.point_image import MODE, SIZE, Frame, landscape_image
+    from app.point_runs import descend_from
+
+    torch_model = _tiny_point_ebt()
+    run = descend_from(torch_model, [[0, 0], [0.25, 0]], [[0.1, 0.3]], ebt.ThinkConfig(steps=2))
+    modes = np.array([[0.4, 0.2], [0.3, -0.25]])
+    scape = ebt.point_landscape(torch_model, run.context(0), 11, modes=modes, run=run)
+    picture, frame = landscape_image(scape, 0, "t")
+    assert picture.shape == (SIZE[1], SIZE[0], 3) and frame == Frame.of(scape)
+    # the plot area's corners are the grid's corners; every pixel maps back to itself
+    assert frame.pixel_to_point(frame.left, frame.top) == (scape.a[0], scape.b[-1])
+    right, bottom = frame.left + frame.width - 1, frame.top + frame.height - 1
+    assert np.allclose(frame.pixel_to_point(right, bottom), (scape.a[-1], scape.b[0]))
+    for px, py in [(frame.left + 7, frame.top + 200), (right - 3, bottom - 50)]:
+        assert np.allclose(frame.point_to_pixel(*frame.pixel_to_point(px, py)), (px, py))
+    assert frame.pixel_to_point(frame.left - 1, frame.top) is None
+    assert frame.pixel_to_point(right, bottom + 1) is None
+    # a mode is drawn where the mapping puts it (the centre of its white ×)
+    for mode in modes:
+        px, py = (int(round(v)) for v in frame.point_to_pixel(*mode))
+        assert tuple(picture[py, px]) == MODE
+
+
+def _tiny_point_ebt() -> ebt.PointEBT:
+    import torch
+
+    torch.manual_seed(0)
+    return ebt.PointEBT(ebt.PointModelConfig()).eval()
+
+
+def test_point_figures_put_the_marbles_at_the_step_and_mark_modes_and_baseline():
+    from app.figures import points as point_figures
+    from app.point_runs import PROBE
+
+    model = _tiny_point_ebt()
+    run = ebt.think(model, PROBE, ebt.ThinkConfig(steps=3, samples=5, seed=1))
+    modes = np.array([[0.125, 0.2165], [0.125, -0.2165]])
+    scape = ebt.point_landscape(model, PROBE, 9, modes=modes, run=run)
+    tok = run.tokens[0]
+    for step in (0, 2, 3):
+        fig = point_figures.point_contour(scape, step, "t", baseline=[0.1, 0.0], context=PROBE)
+        traces = {t.name: t for t in fig.data}
+        marbles = traces[f"candidates at step {step}"]
+        order = [row[0] for row in marbles.customdata]
+        assert order[-1] == tok.chosen and sorted(order) == list(range(5))  # chosen on top
+        assert list(marbles.x) == tok.states[order, step, 0].tolist()
+        assert [row[2] for row in marbles.customdata] == tok.energies[order, step].tolist()
+        assert list(traces["true modes"].x) == modes[:, 0].tolist()
+        assert list(traces[point_figures.BASELINE_NAME].x) == [0.1]
+        assert list(traces["context"].x) == PROBE[:, 0].tolist()
+        surface = point_figures.point_surface(scape, step, "t")
+        assert surface.data[0].type == "surface"
+        assert list(surface.data[1].z) == tok.energies[order, step].tolist()
+        assert not fig.frames and not surface.frames  # gr.Plot would drop them
+    text = point_figures.summarize_points(scape, 2, [0.1, 0.0])
+    assert "9×9 grid" in text and "Step 2 of 3" in text and "regression baseline" in text
+
+
+@pytest.mark.slow
+def test_point_section_shows_the_exact_landscape_modes_and_baseline(client, point_view):
+    picture, contour, surface, summary, step, view = point_view
+    assert picture.shape[2] == 3 and step.constructor_args["value"] == 4
+    assert view.scape.method == "exact" and view.scape.energy.shape == (21, 21)
+    assert view.baseline is not None  # the shipped points-regressor, trained on the fork
+    # the regression baseline predicts near the midpoint of the two branches
+    modes = view.scape.modes
+    assert np.linalg.norm(view.baseline - modes.mean(0)) < np.linalg.norm(modes[0] - modes[1]) / 2
+    assert "True mode(s)" in summary and len(contour.data[0].z) == 21
+    viewer = client[1].points.viewer
+    shown = viewer.show_step(view, 0)
+    assert "Step 0 of 4" in shown[3]
+    timer, step1, *_ = viewer.tick(view, 0)
+    assert step1 == 1 and timer.constructor_args["active"]
+    timer, step4, *_ = viewer.tick(view, 3)
+    assert step4 == 4 and not timer.constructor_args["active"]  # stops at the last step
+    assert viewer.play(view, 4)[1] == 0  # Play at the end starts over
+
+
+@pytest.mark.slow
+def test_clicking_the_landscape_starts_a_descent_at_the_clicked_point(client, point_view):
+    import gradio as gr
+
+    from app.figures.point_image import Frame
+
+    view = point_view[-1]
+    frame = Frame.of(view.scape)
+    px, py = frame.left + 40, frame.top + 60
+    expected = frame.pixel_to_point(px, py)
+    timer, picture, contour, surface, summary, step, new = client[1].points.viewer.click(
+        view, None, gr.SelectData(None, {"index": [px, py], "value": None})
+    )
+    tok = new.run.tokens[0]
+    assert tok.samples == 1 and tok.steps_used == 4 and new.start == expected
+    np.testing.assert_allclose(tok.states[0, 0], expected, rtol=0, atol=1e-6)
+    assert tok.energies[0, -1] < tok.energies[0, 0]  # it descended
+    assert f"({expected[0]:.3f}, {expected[1]:.3f}) (pixel {px}, {py})" in summary
+    assert timer.constructor_args["active"] and step.constructor_args["value"] == 0  # plays
+    assert (new.scape.a[0], new.scape.a[-1]) == (view.scape.a[0], view.scape.a[-1])  # same frame
+    outside = gr.SelectData(None, {"index": [2, 2], "value": None})
+    assert client[1].points.viewer.click(view, None, outside) == gr.skip()  # off the plot
+    with pytest.raises(gr.Error, match="no Playground model yet"):
+        client[1].points.viewer.click(
+            dataclasses.replace(view, source="your Playground model"), None,
+            gr.SelectData(None, {"index": [px, py], "value": None}),
+        )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"context": "1, 2; 3"}, "context must be points"),
+        ({"context": "nan, 1"}, "context must be points"),
+        ({"checkpoint": "../arith-ebt"}, "checkpoint must be one of the point EBTs"),
+        ({"checkpoint": "your Playground model"}, "no Playground model yet"),
+        ({"samples": 65}, "samples must be an integer between 1 and 64"),
+        ({"resolution": 500}, "resolution must be an integer between 3 and 101"),
+    ],
+)
+def test_bad_point_landscape_input_names_the_field(client, change, message):
+    import gradio as gr
+
+    args = dict(checkpoint="points-ebt", task="fork", context=POINT_CONTEXT, steps=4, samples=6,
+                seed=0, resolution=21, trained=None)  # fmt: skip
+    with pytest.raises(gr.Error, match=message):
+        client[1].points.show(*{**args, **change}.values())
