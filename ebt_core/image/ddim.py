@@ -34,9 +34,14 @@ def predict_clean(noisy: torch.Tensor, eps: torch.Tensor, alpha_bar: torch.Tenso
 def ddim_step(
     state: torch.Tensor, eps: torch.Tensor, alpha_bar: torch.Tensor, alpha_bar_next: torch.Tensor
 ) -> torch.Tensor:
-    """One DDIM update (η = 0): x_t with predicted noise ε̂ → x_t' = √ᾱ_t' x̂_0 + √(1−ᾱ_t') ε̂."""
+    """One DDIM update (η = 0): x_t with predicted noise ε̂ → x_t' = √ᾱ_t' x̂_0 + √(1−ᾱ_t') ε̃.
+
+    x̂_0 is clamped to the image range, and ε̃ = (x_t − √ᾱ_t x̂_0) / √(1−ᾱ_t) is the noise
+    consistent with the clamped x̂_0 (with ε̂ itself, the clamped-away part of the prediction
+    would be carried into x_t' and come back amplified at the next, lower level)."""
     x0 = predict_clean(state, eps, alpha_bar)
-    return alpha_bar_next.sqrt() * x0 + (1 - alpha_bar_next).sqrt() * eps
+    consistent = (state - alpha_bar.sqrt() * x0) / (1 - alpha_bar).sqrt()
+    return alpha_bar_next.sqrt() * x0 + (1 - alpha_bar_next).sqrt() * consistent
 
 
 @torch.no_grad()

@@ -141,11 +141,17 @@ class DenoiseResult:
         )
 
 
-def tile_energy_and_grad(model: ImageEBT) -> EnergyAndGrad:
-    """The image EBT's energy and gradient over tiles (n, C, crop, crop), in bounded batches."""
+def tile_energy_and_grad(model: ImageEBT, last: int | None = None) -> EnergyAndGrad:
+    """The image EBT's energy and gradient over tiles (n, C, crop, crop), in bounded batches.
+    At step index `last` (the final state: no update follows it) only the energy is computed
+    and the gradient is returned as zeros, which saves a backward pass."""
     one = autograd_energy_and_grad(lambda x, _: model.energy(x))
 
     def energy_and_grad(state: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if index == last:
+            with torch.no_grad():
+                energies = [model.energy(state[s]) for s in tile_batches(len(state))]
+            return torch.cat(energies), torch.zeros_like(state)
         parts = [one(state[s], index) for s in tile_batches(len(state))]
         return torch.cat([e for e, _ in parts]), torch.cat([g for _, g in parts])
 
@@ -162,7 +168,7 @@ def descent_trajectory(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield (state (n, C, crop, crop), energies (n,)) for the start and after each step."""
     policy = DescentPolicy(steps, step_size, langevin, generator=generator)
-    for step in descend(start, tile_energy_and_grad(model), policy):
+    for step in descend(start, tile_energy_and_grad(model, last=steps), policy):
         yield step.state, step.energy
 
 

@@ -35,6 +35,10 @@ class ImageModelConfig(_JsonConfig):
 
     crop: side of the square images the model sees (the tile size of `denoise`).
     patch: side of one patch; crop must be a multiple of it.
+    overlap: pixels by which each patch's embedding (and the DiT's un-embedding) reaches into
+        its neighbours on every side: a (patch + 2·overlap)² convolution with stride `patch`.
+        0 = the plain per-patch linear map, whose outputs (and the EBT's ∇E) jump at every
+        patch edge: a block mosaic. Overlapping patches blend across the edges.
     step_size: initial α of the EBT's descent, in [-1, 1] image units; learnable if
         `learn_step_size`. Unused by the DiT.
     timesteps, beta_start, beta_end: the linear diffusion schedule that defines noise levels
@@ -44,6 +48,7 @@ class ImageModelConfig(_JsonConfig):
     kind: str = "image-ebt"
     crop: int = 32
     patch: int = 4
+    overlap: int = 0
     channels: int = 3
     n_layer: int = 4
     n_head: int = 4
@@ -62,6 +67,7 @@ class ImageModelConfig(_JsonConfig):
         _check_int("patch", self.patch, 1, 64)
         if self.crop % self.patch:
             raise ValueError(f"crop ({self.crop}) must be a multiple of patch ({self.patch})")
+        _check_int("overlap", self.overlap, 0, self.patch)
         if self.channels not in (1, 3) or isinstance(self.channels, bool):
             raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
         check_backbone(self.n_layer, self.n_head, self.d_model, self.mlp_ratio)
@@ -153,7 +159,11 @@ class _PatchBackbone(nn.Module):
         super().__init__()
         self.config = config
         D = config.d_model
-        self.patch_embed = nn.Linear(config.patch_dim, D)
+        p, o = config.patch, config.overlap
+        if o:  # overlapping patches: each token reads a (p+2o)² window around its patch
+            self.patch_embed = nn.Conv2d(config.channels, D, p + 2 * o, stride=p, padding=o)
+        else:
+            self.patch_embed = nn.Linear(config.patch_dim, D)
         self.pos_emb = nn.Parameter(torch.zeros(1, config.n_patches, D))
         self.blocks = nn.ModuleList(
             AdaLNBlock(D, config.n_head, config.d_hidden) for _ in range(config.n_layer)
@@ -164,7 +174,7 @@ class _PatchBackbone(nn.Module):
 
     def _init_weights(self) -> None:
         for module in self.modules():
-            if isinstance(module, nn.Linear):
+            if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.normal_(module.weight, std=0.02)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
@@ -173,14 +183,18 @@ class _PatchBackbone(nn.Module):
             nn.init.zeros_(ada.weight)
             nn.init.zeros_(ada.bias)
 
-    def patchify(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, C, crop, crop) → (B, N, C·p·p), patches in row-major order."""
-        B, C, H, W = images.shape
-        p, c = self.config.patch, self.config
-        if (C, H, W) != (c.channels, c.crop, c.crop):
+    def _check_shape(self, images: torch.Tensor) -> None:
+        c = self.config
+        if tuple(images.shape[1:]) != (c.channels, c.crop, c.crop):
             raise ValueError(
                 f"images must be (B, {c.channels}, {c.crop}, {c.crop}), got {tuple(images.shape)}"
             )
+
+    def patchify(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, crop, crop) → (B, N, C·p·p), patches in row-major order."""
+        self._check_shape(images)
+        B, C, H, W = images.shape
+        p = self.config.patch
         x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
         return x.reshape(B, (H // p) * (W // p), C * p * p)
 
@@ -191,9 +205,16 @@ class _PatchBackbone(nn.Module):
         x = patches.reshape(B, g, g, c.channels, p, p).permute(0, 3, 1, 4, 2, 5)
         return x.reshape(B, c.channels, c.crop, c.crop)
 
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """images (B, C, crop, crop) → patch tokens (B, N, D), without positions."""
+        if isinstance(self.patch_embed, nn.Linear):
+            return self.patch_embed(self.patchify(images))
+        self._check_shape(images)
+        return self.patch_embed(images).flatten(2).transpose(1, 2)  # (B, D, g, g) → (B, N, D)
+
     def features(self, images: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """images (B, C, crop, crop), cond (B, D) → final patch features (B, N, D)."""
-        x = self.patch_embed(self.patchify(images)) + self.pos_emb  # (B, N, D)
+        x = self.embed(images) + self.pos_emb  # (B, N, D)
         for block in self.blocks:
             x = block(x, cond)
         shift, scale = self.final_ada(F.silu(cond)).chunk(2, dim=-1)
@@ -238,7 +259,11 @@ class ImageDiT(_PatchBackbone):
         super().__init__(config, "image-dit")
         D = config.d_model
         self.t_embed = nn.Sequential(nn.Linear(D, D), nn.SiLU(), nn.Linear(D, D))
-        self.noise_head = nn.Linear(D, config.patch_dim)
+        p, o = config.patch, config.overlap
+        if o:  # the transpose of the overlapping embedding: neighbouring patches blend
+            self.noise_head = nn.ConvTranspose2d(D, config.channels, p + 2 * o, p, padding=o)
+        else:
+            self.noise_head = nn.Linear(D, config.patch_dim)
         self._init_weights()
         nn.init.zeros_(self.noise_head.weight)
         nn.init.zeros_(self.noise_head.bias)
@@ -246,4 +271,9 @@ class ImageDiT(_PatchBackbone):
     def forward(self, noisy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """noisy (B, C, crop, crop), t (B,) integer steps → predicted noise (B, C, crop, crop)."""
         cond = self.t_embed(timestep_embedding(t, self.config.d_model))  # (B, D)
-        return self.unpatchify(self.noise_head(self.features(noisy, cond)))
+        features = self.features(noisy, cond)  # (B, N, D)
+        if isinstance(self.noise_head, nn.Linear):
+            return self.unpatchify(self.noise_head(features))
+        g = self.config.crop // self.config.patch
+        grid = features.transpose(1, 2).reshape(len(features), -1, g, g)  # (B, D, g, g)
+        return self.noise_head(grid)

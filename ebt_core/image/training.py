@@ -1,9 +1,12 @@
 """Training objectives and held-out evaluation for the image models (no I/O here).
 
-EBT (reference §4): the noisy crop is the start of the descent; unroll 1–2 steps with
-`create_graph=True` and apply SmoothL1 between every step's candidate and the clean crop, so
-the loss backpropagates through ∇E (second order). DiT: MSE between predicted and true noise,
-with t drawn uniformly from the low-noise part of the schedule (levels ≤ `train_level`).
+EBT (reference §4): the noisy crop is the start of the descent; unroll `steps_min`–`steps_max`
+steps (α jittered per crop) with `create_graph=True` and apply SmoothL1 between every step's
+candidate and the clean crop, so the loss backpropagates through ∇E (second order). With
+`train_level_min` > 0 every crop gets its own level, uniform in [train_level_min, train_level];
+`relative_loss` divides each crop's loss by its noise variance 1 − ᾱ, so every level counts alike
+(as PSNR gains do) instead of the noisiest crops dominating. DiT: MSE between predicted and true
+noise, with t drawn uniformly from the low-noise part of the schedule (levels ≤ `train_level`).
 """
 
 from __future__ import annotations
@@ -32,25 +35,47 @@ class ImageRecipe(Recipe):
     denoise: dict = field(default_factory=dict)  # the checkpoint's default DenoiseConfig
     alpha_lr_mult: float = 1000.0  # α lives in the thousands: let Adam move it ~1 per step
     train_level: float = ID_LEVEL  # EBT: the level of every training input; DiT: the top level
+    train_level_min: float = 0.0  # EBT: > 0 = per-crop levels, uniform in [this, train_level]
+    relative_loss: bool = False  # EBT: each crop's loss ÷ its noise variance 1 − ᾱ
+    eval_passes: int = 5  # DiT: DDIM passes of the held-out evaluation
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0.0 < self.train_level <= 1.0:
             raise ValueError(f"train_level must be in (0, 1], got {self.train_level}")
+        if not 0.0 <= self.train_level_min <= self.train_level:
+            raise ValueError(
+                f"train_level_min must be in [0, train_level], got {self.train_level_min}"
+            )
+        if self.eval_passes < 1:
+            raise ValueError(f"eval_passes must be >= 1, got {self.eval_passes}")
         DenoiseConfig.from_dict(self.denoise)  # fail at load time, not after training
+
+
+def training_timesteps(recipe: ImageRecipe, batch: int, timesteps: int, gen) -> torch.Tensor:
+    """The EBT's input levels as timesteps (B,): all at train_level, or (train_level_min > 0)
+    uniform per crop in [t(train_level_min), t(train_level)]."""
+    t_max = level_to_timestep(recipe.train_level, timesteps)
+    if recipe.train_level_min <= 0:
+        return torch.full((batch,), t_max, dtype=torch.long)
+    t_min = level_to_timestep(recipe.train_level_min, timesteps)
+    return torch.randint(t_min, t_max + 1, (batch,), generator=gen)
 
 
 def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
     """clean (B, C, crop, crop) in [-1, 1], grey (B,) → (loss, stats)."""
-    t = level_to_timestep(recipe.train_level, model.config.timesteps)
-    noisy, _ = add_noise(clean, model.alphas_cumprod[t], gen, grey)  # (B, C, crop, crop)
+    t = training_timesteps(recipe, len(clean), model.config.timesteps, gen)  # (B,)
+    abar = model.alphas_cumprod[t.to(model.alphas_cumprod.device)]  # (B,)
+    noisy, _ = add_noise(clean, abar, gen, grey)  # (B, C, crop, crop)
+    weight = 1 / (1 - abar) if recipe.relative_loss else torch.ones_like(abar)  # (B,)
     steps = int(torch.randint(recipe.steps_min, recipe.steps_max + 1, (), generator=gen))
     alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (len(clean), 1, 1, 1), gen)
     energy_fn = lambda x, _: model.energy(x)
     losses = []
     for step in unroll(noisy, energy_fn, steps, alpha, recipe.langevin, recipe.detach, gen):
         state = step.next_state  # (B, C, crop, crop)
-        losses.append(F.smooth_l1_loss(state, clean))  # the loss on every step's candidate
+        per_crop = F.smooth_l1_loss(state, clean, reduction="none").flatten(1).mean(1)  # (B,)
+        losses.append((per_crop * weight).mean())  # the loss on every step's candidate
     loss = torch.stack(losses).mean()
     stats = {
         "loss": loss.item(),
@@ -90,6 +115,6 @@ def evaluate_psnr(model, clean, grey, recipe: ImageRecipe, seed: int = 1234) -> 
                     str(s): round(by_step[s], 3) for s in recipe.eval_steps
                 }
             else:
-                *_, final = ddim_trajectory(model, noisy, t, t + 1)
+                *_, final = ddim_trajectory(model, noisy, t, recipe.eval_passes)
                 row[f"{split}_psnr"] = round(psnr(final, clean).mean().item(), 3)
     return row

@@ -1,0 +1,135 @@
+"""Issue 15's denoising measurements: EBT vs DiT on whole photos, at equal network passes and at
+the DiT's best, the EBT at 4× its default steps, block-edge ratios and wall-clock time.
+
+    python scripts/eval_denoise.py                          # held-out photos at 256 px (the app)
+    python scripts/eval_denoise.py --split validation       # choose settings here, not held-out
+    python scripts/eval_denoise.py --side 0 --levels 0.1    # full-size photos
+    python scripts/eval_denoise.py --ebt /tmp/run/ebt --dit /tmp/run/dit --json out.json
+
+Each photo (downscaled so its longer side is ≤ --side, as the app does; 0 = full size) is noised
+to each level with --seeds seeds and denoised whole (blended tiles). Prints one row per level
+(means over photos and seeds) and the JSON of every number with --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
+
+import ebt_core as ebt
+from ebt_core.image.data import SPLITS, load_photo
+from ebt_core.image.quality import block_edge_ratio
+
+
+def photos(split: str, side: int) -> dict[str, Image.Image]:
+    out = {}
+    for name in SPLITS[split]:
+        image = Image.fromarray(load_photo(name))
+        out[name] = ebt.fit_within(image, side) if side else image
+    return out
+
+
+def run(model, photo, config: ebt.DenoiseConfig) -> dict:
+    start = time.perf_counter()
+    result = ebt.denoise(model, photo, config)
+    seconds = time.perf_counter() - start
+    patch = model.config.patch
+    return {
+        "psnr": result.psnr[-1],
+        "noisy": result.psnr[0],
+        "passes": result.passes,
+        "seconds": seconds,
+        "block": block_edge_ratio(result.result, patch),
+    }
+
+
+def measure(ebt_model, dit, photo, level: float, seed: int, dit_passes: list[int]) -> dict:
+    """One noisy photo: the EBT at its default and 4× steps, the DiT at each pass count and at
+    the EBT's pass count."""
+    default = ebt.DenoiseConfig.from_dict(getattr(ebt_model, "recipe", {}).get("denoise", {}))
+    steps = default.steps or 2
+    base = replace(default, noise=level, seed=seed, steps=steps)
+    row = {"ebt": run(ebt_model, photo, base)}
+    row["ebt_4x"] = run(ebt_model, photo, replace(base, steps=4 * steps))
+    row["dit"] = {}
+    for passes in sorted({*dit_passes, row["ebt"]["passes"]}):
+        config = ebt.DenoiseConfig(noise=level, seed=seed, steps=passes)
+        row["dit"][passes] = run(dit, photo, config)
+    return row
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Means over photos and seeds for one level."""
+    mean = lambda xs: round(float(np.mean(xs)), 3)
+    eq = rows[0]["ebt"]["passes"]
+    dit = {p: mean([r["dit"][p]["psnr"] for r in rows]) for p in rows[0]["dit"]}
+    best = max(dit, key=dit.get)
+    return {
+        "noisy": mean([r["ebt"]["noisy"] for r in rows]),
+        "ebt": mean([r["ebt"]["psnr"] for r in rows]),
+        "ebt_4x": mean([r["ebt_4x"]["psnr"] for r in rows]),
+        "ebt_passes": eq,
+        "dit_equal": dit[eq],
+        "dit_best": dit[best],
+        "dit_best_passes": best,
+        "dit_by_passes": dit,
+        "ebt_s": mean([r["ebt"]["seconds"] for r in rows]),
+        "dit_equal_s": mean([r["dit"][eq]["seconds"] for r in rows]),
+        "dit_best_s": mean([r["dit"][best]["seconds"] for r in rows]),
+        "block_ebt": mean([r["ebt"]["block"] for r in rows]),
+        "block_dit": mean([r["dit"][eq]["block"] for r in rows]),
+        "worst_ebt_minus_noisy": mean([min(r["ebt"]["psnr"] - r["ebt"]["noisy"] for r in rows)]),
+    }
+
+
+HEADER = "level  noisy    EBT  EBT4x  DiT=passes  DiT best (passes)  EBT s  DiT= s  block EBT/DiT"
+
+
+def line(level: float, s: dict) -> str:
+    best = f"{s['dit_best']:9.2f} ({s['dit_best_passes']:>3})"
+    block = f"{s['block_ebt']:.3f}/{s['block_dit']:.3f}"
+    return (
+        f"{level:5.2f} {s['noisy']:6.2f} {s['ebt']:6.2f} {s['ebt_4x']:6.2f} "
+        f"{s['dit_equal']:7.2f} ({s['ebt_passes']}) {best}"
+        f"     {s['ebt_s']:6.2f} {s['dit_equal_s']:6.2f}   {block}"
+    )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ebt", default="image-ebt")
+    parser.add_argument("--dit", default="image-dit")
+    parser.add_argument("--split", default="heldout", choices=sorted(SPLITS))
+    parser.add_argument("--side", type=int, default=256, help="longest side; 0 = full size")
+    parser.add_argument("--levels", default="0.05,0.1,0.2,0.3")
+    parser.add_argument("--dit-passes", default="1,2,3,5,10,20,50")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--json", default=None, help="write every number here")
+    args = parser.parse_args(argv)
+    ebt_model, dit = ebt.load(args.ebt), ebt.load(args.dit)
+    levels = [float(x) for x in args.levels.split(",")]
+    dit_passes = [int(x) for x in args.dit_passes.split(",")]
+    pics = photos(args.split, args.side)
+    print(f"{args.split} photos {list(pics)} at side {args.side or 'full'}; seeds {args.seeds}")
+    print(HEADER)
+    out = {}
+    for level in levels:
+        rows = [
+            measure(ebt_model, dit, photo, level, seed, dit_passes)
+            for photo in pics.values()
+            for seed in range(args.seeds)
+        ]
+        out[level] = summarize(rows)
+        print(line(level, out[level]), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Issue 15's image-model pieces: overlapping patch (un)embedding, the block-edge ratio, tiles
+with narrow overlaps, the DDIM step under clamping, per-crop training levels and the cheaper
+final evaluation of a descent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ebt_core as ebt
+from ebt_core.descent import DescentPolicy, autograd_energy_and_grad, descend
+from ebt_core.image.ddim import ddim_step
+from ebt_core.image.denoise import descent_trajectory
+from ebt_core.image.model import noise_schedule
+from ebt_core.image.quality import block_edge_ratio
+from ebt_core.image.tiles import blend_tiles, split_tiles
+from ebt_core.image.training import ImageRecipe, ebt_loss, training_timesteps
+
+from .test_image import TINY
+
+
+def overlapping(kind: str, seed: int = 0):
+    """A tiny model with overlapping patches (overlap 2 on 4-pixel patches), perturbed."""
+    torch.manual_seed(seed)
+    config = ebt.ImageModelConfig(**{**TINY, "kind": kind, "overlap": 2})
+    model = (ebt.ImageEBT if kind == "image-ebt" else ebt.ImageDiT)(config)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name != "alpha":
+                p.add_(0.05 * torch.randn_like(p))
+    return model.eval()
+
+
+# --- overlapping patches --------------------------------------------------------------------------
+
+
+def test_overlapping_patches_reach_the_neighbours_pixels():
+    """A pixel just outside a patch changes that patch's token only when patches overlap."""
+    image = torch.zeros(1, 3, 16, 16)
+    poked = image.clone()
+    poked[0, :, 1, 4] = 1.0  # row 1, first column of patch (0, 1)
+    for overlap, changed in ((0, False), (2, True)):
+        config = ebt.ImageModelConfig(**{**TINY, "overlap": overlap})
+        model = ebt.ImageEBT(config)
+        tokens = model.embed(image), model.embed(poked)  # (1, 16, D) each
+        assert tokens[0].shape == (1, 16, 32)
+        assert bool((tokens[0][0, 0] != tokens[1][0, 0]).any()) is changed  # patch (0, 0)
+
+
+@pytest.mark.parametrize("kind", ["image-ebt", "image-dit"])
+def test_overlapping_models_denoise_whole_photos_and_round_trip(kind, tmp_path):
+    model = overlapping(kind)
+    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    config = ebt.DenoiseConfig(noise=0.1, steps=2, seed=0)
+    out = ebt.denoise(model, image, config)
+    assert out.result.shape == (37, 53, 3)
+    ebt.save(model, tmp_path / kind)
+    again = ebt.denoise(ebt.load(tmp_path / kind), image, config)
+    assert all(np.array_equal(a, b) for a, b in zip(out.frames, again.frames))
+
+
+def test_configs_without_overlap_load_as_plain_patches():
+    """Checkpoints saved before overlapping patches existed have no `overlap` key."""
+    saved = ebt.ImageModelConfig().to_dict()
+    saved.pop("overlap")
+    config = ebt.ImageModelConfig.from_dict(saved)
+    assert config.overlap == 0
+    assert isinstance(ebt.ImageEBT(config).patch_embed, torch.nn.Linear)
+    with pytest.raises(ValueError, match="overlap"):
+        ebt.ImageModelConfig(overlap=5)  # more than a patch
+
+
+# --- the block-edge ratio -------------------------------------------------------------------------
+
+
+def test_block_edge_ratio_is_one_for_noise_and_large_for_a_mosaic():
+    rng = np.random.default_rng(0)
+    noise = rng.random((64, 64, 3))
+    assert block_edge_ratio(noise, 4) == pytest.approx(1.0, abs=0.05)
+    blocks = np.kron(rng.random((16, 16)), np.ones((4, 4)))  # 4×4 blocks of constant pixels
+    mosaic = blocks + 0.01 * rng.random((64, 64))
+    assert block_edge_ratio(mosaic, 4) > 10
+    assert block_edge_ratio(mosaic, 4) > block_edge_ratio(mosaic, 3)  # measured on its grid
+    with pytest.raises(ValueError, match="larger than the patch"):
+        block_edge_ratio(np.zeros((4, 4)), 4)
+
+
+# --- tiles ----------------------------------------------------------------------------------------
+
+
+def test_32_pixel_tiles_overlap_by_8_and_blend_without_seams():
+    image = torch.rand(3, 256, 256)
+    tiles, grid = split_tiles(image, 32)
+    assert len(tiles) == 11 * 11 and grid.overlap == 8  # was 15 × 15 with half-tile overlaps
+    torch.testing.assert_close(blend_tiles(tiles, grid), image)
+    values = torch.rand(len(tiles), generator=torch.Generator().manual_seed(0))
+    blended = blend_tiles(values[:, None, None, None].expand_as(tiles).clone(), grid)[0]
+    jump = max(blended.diff(dim=0).abs().max(), blended.diff(dim=1).abs().max())
+    assert jump < 0.15 * float(values.max() - values.min())  # an 8-pixel ramp, not a step
+
+
+# --- DDIM -----------------------------------------------------------------------------------------
+
+
+def test_ddim_step_to_the_same_level_is_the_identity_even_when_clamped():
+    """The noise carried to the next level is the one consistent with the clamped x̂_0."""
+    abar = noise_schedule(ebt.ImageModelConfig(**TINY))
+    gen = torch.Generator().manual_seed(0)
+    state = torch.randn(2, 3, 8, 8, generator=gen)
+    eps = 5 * torch.randn(2, 3, 8, 8, generator=gen)  # x̂_0 far outside [-1, 1]: clamped
+    torch.testing.assert_close(ddim_step(state, eps, abar[50], abar[50]), state)
+    to_clean = ddim_step(state, eps, abar[50], torch.tensor(1.0))
+    assert float(to_clean.abs().max()) <= 1.0
+
+
+# --- training -------------------------------------------------------------------------------------
+
+
+def test_training_levels_are_per_crop_within_the_range():
+    gen = torch.Generator().manual_seed(0)
+    wide = ImageRecipe(kind="image-ebt", train_level=0.5, train_level_min=0.01)
+    t = training_timesteps(wide, 4000, 1000, gen)
+    assert int(t.min()) == 9 and int(t.max()) == 499 and len(set(t.tolist())) > 400
+    fixed = training_timesteps(ImageRecipe(kind="image-ebt"), 5, 1000, gen)
+    assert fixed.tolist() == [99] * 5  # the paper's single level 0.1
+    with pytest.raises(ValueError, match="train_level_min"):
+        ImageRecipe(kind="image-ebt", train_level=0.2, train_level_min=0.3)
+
+
+def test_relative_loss_counts_every_level_alike():
+    """Same crops, same noise: weighting by 1/(1−ᾱ) raises the loss (every weight > 1)."""
+    model = overlapping("image-ebt").train()
+    clean = torch.rand(4, 3, 16, 16) * 2 - 1
+    grey = torch.zeros(4, dtype=torch.bool)
+    base = dict(kind="image-ebt", train_level=0.3, train_level_min=0.02, steps_max=1)
+    seeded = lambda: torch.Generator().manual_seed(0)
+    plain, _ = ebt_loss(model, clean, grey, ImageRecipe(**base), seeded())
+    relative, _ = ebt_loss(model, clean, grey, ImageRecipe(**base, relative_loss=True), seeded())
+    assert relative.item() > 1.5 * plain.item() > 0
+
+
+# --- the final evaluation of a descent ------------------------------------------------------------
+
+
+def test_the_final_state_is_scored_without_a_backward_pass_and_the_same_energy():
+    model = overlapping("image-ebt")
+    start = torch.rand(5, 3, 16, 16) * 2 - 1
+    fast = list(descent_trajectory(model, start, 3, step_size=5.0))
+    plain = autograd_energy_and_grad(lambda x, _: model.energy(x))
+    full = [(s.state, s.energy) for s in descend(start, plain, DescentPolicy(3, 5.0))]
+    assert len(fast) == len(full) == 4
+    for (a_state, a_energy), (b_state, b_energy) in zip(fast, full):
+        torch.testing.assert_close(a_state, b_state)
+        torch.testing.assert_close(a_energy, b_energy)
