@@ -19,7 +19,14 @@ import numpy as np
 
 import ebt_core as ebt
 from app import figures
-from app.inputs import LIMITS, denoise_config, dit_config, image_from_upload, user_errors
+from app.inputs import (
+    LIMITS,
+    denoise_config,
+    denoise_limits,
+    dit_config,
+    image_from_upload,
+    user_errors,
+)
 from app.runtime import Registry, compute
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets/examples"
@@ -89,6 +96,16 @@ def failed_dit_view() -> tuple:
     return None, STALE.format(what="The DiT baseline")
 
 
+def photo_limits(image) -> tuple[int, int] | None:
+    """The most EBT steps and DiT passes the server accepts for this upload (after the app's
+    downscaling), or None when there is no usable photo."""
+    try:
+        photo, _ = image_from_upload(image)
+    except ValueError:
+        return None
+    return denoise_limits(photo.size[1], photo.size[0])
+
+
 # ---- handlers --------------------------------------------------------------------------------
 PROGRESS = gr.Progress()  # gradio spots this default and reports progress per event
 
@@ -139,6 +156,20 @@ class DenoiseTab:
         )
 
     @staticmethod
+    def slider_limits(image, steps, dit_passes):
+        """A new photo: the steps and passes sliders end at what the server accepts for it
+        (`denoise_limits`), their values lowered to fit. No photo or a bad one: unchanged."""
+        limits = photo_limits(image)
+        if limits is None:  # the Denoise button will say what is wrong with the photo
+            return gr.skip(), gr.skip()
+        max_steps, max_passes = limits
+        fit = lambda value, top: max(1, min(int(value or 1), top))
+        return (
+            gr.Slider(maximum=max_steps, value=fit(steps, max_steps)),
+            gr.Slider(maximum=max_passes, value=fit(dit_passes, max_passes)),
+        )
+
+    @staticmethod
     def show_step(ebt_record, step):
         """The step scrubber: frame k of the stored run (no model call)."""
         if not ebt_record:
@@ -183,6 +214,8 @@ class DenoiseTab:
     def _controls(self) -> list:
         """image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run button."""
         first = self.examples[0] if self.examples else [None, 0.1]
+        side = LIMITS["image_side"]  # no example: what the largest upload may use
+        top_steps, top_passes = photo_limits(first[0]) or denoise_limits(side, side)
         with gr.Column(scale=1, min_width=280):
             image = gr.Image(
                 first[0],
@@ -197,9 +230,7 @@ class DenoiseTab:
             noise = gr.Slider(
                 0, 1, value=first[1], step=0.01, label="Added noise (diffusion level)"
             )
-            steps = gr.Slider(
-                1, LIMITS["denoise_steps"], value=2, step=1, precision=0, label="EBT steps"
-            )
+            steps = gr.Slider(1, top_steps, value=2, step=1, precision=0, label="EBT steps")
             step_size = gr.Number(0, minimum=0, label="Step size α (0 = trained α)")
             langevin = gr.Slider(
                 0, LIMITS["denoise_langevin"], value=0, step=0.01, label="Langevin noise"
@@ -207,7 +238,7 @@ class DenoiseTab:
             seed = gr.Number(0, minimum=0, precision=0, label="Seed")
             dit_passes = gr.Slider(
                 1,
-                LIMITS["dit_passes"],
+                top_passes,
                 value=DEFAULT_DIT_PASSES,
                 step=1,
                 precision=0,
@@ -238,6 +269,13 @@ class DenoiseTab:
         both = [*ebt_out, o["dit_image"], o["dit_md"]]
         ebt_event.failure(failed_view, None, both, api_visibility="private")
         dit_event.failure(failed_dit_view, None, dit_out[:2], api_visibility="private")
+        image.change(  # the sliders never offer a value the server refuses for this photo
+            self.slider_limits,
+            [image, steps, dit_passes],
+            [steps, dit_passes],
+            preprocess=False,
+            api_visibility="private",
+        )
         if self.examples and self.registry.dit is not None:
             first_out = [*ebt_out, o["dit_image"], o["dit_md"]]
             demo.load(self.first_view, None, first_out, api_visibility="private")

@@ -34,7 +34,7 @@ LIMITS = {
     # Denoise (per request)
     "image_side": 256,  # longer side after downscaling an upload (the app downscales)
     "denoise_steps": 32,  # EBT descent steps or DiT passes
-    "denoise_work": 256 * 256 * 3,  # height × width × passes (network passes over the pixels)
+    "denoise_work": 256 * 256 * 8,  # height × width × EBT steps: 8 steps on a 256² photo
     "denoise_langevin": 1.0,  # in [-1, 1] pixel units: beyond this the frames are pure noise
     "dit_passes": 100,  # DDIM passes of the DiT baseline: every timestep at level 0.1
     "upload_mb": 10,  # largest upload, megabytes: demo.launch(max_file_size=MAX_UPLOAD_BYTES)
@@ -148,6 +148,20 @@ def check_think_work(config: ebt.ThinkConfig, max_new_tokens: int) -> None:
         )
 
 
+# A DDIM pass is a forward only, about a third of an EBT step (forward + backward).
+DIT_WORK_FACTOR = 3
+
+
+def denoise_limits(height: int, width: int) -> tuple[int, int]:
+    """The most EBT steps and DiT passes the work budget allows on a height × width photo: the
+    sliders' maxima and the checks below follow this one rule, so no slider offers a value the
+    server refuses. (At least 1 each: an upload is at most image_side² pixels.)"""
+    pixels = max(1, height * width)
+    steps = min(LIMITS["denoise_steps"], LIMITS["denoise_work"] // pixels)
+    passes = min(LIMITS["dit_passes"], DIT_WORK_FACTOR * LIMITS["denoise_work"] // pixels)
+    return max(1, steps), max(1, passes)
+
+
 def check_denoise_work(height: int, width: int, passes: int) -> None:
     """Refuse a denoising run whose pixels × network passes exceed the budget."""
     passes = int_in("steps", passes, 1, LIMITS["denoise_steps"])
@@ -177,12 +191,11 @@ def denoise_config(photo, noise, steps, step_size, langevin, seed) -> ebt.Denois
 def dit_config(photo, noise, seed, dit_passes) -> ebt.DenoiseConfig:
     """Widget values → DenoiseConfig for the DiT baseline on `photo` (DDIM passes as steps)."""
     passes = int_in("dit_passes", dit_passes, 1, LIMITS["dit_passes"])
-    # A DDIM pass is a forward only, about a third of an EBT step (forward + backward).
-    work = photo.size[0] * photo.size[1] * passes
-    if work > 3 * LIMITS["denoise_work"]:
+    work, budget = photo.size[0] * photo.size[1] * passes, DIT_WORK_FACTOR * LIMITS["denoise_work"]
+    if work > budget:
         raise ValueError(
             f"image {photo.size[1]}×{photo.size[0]} × {passes} dit_passes = {work:,} "
-            f"pixel-passes exceeds this server's budget of {3 * LIMITS['denoise_work']:,}; "
+            f"pixel-passes exceeds this server's budget of {budget:,}; "
             "lower dit_passes or use a smaller image"
         )
     noise = float_in("noise", noise, 0.0, 1.0)

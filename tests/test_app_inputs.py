@@ -11,7 +11,14 @@ import re
 import pytest
 
 import ebt_core as ebt
-from app.inputs import LIMITS, check_denoise_work, check_think_work
+from app.inputs import (
+    LIMITS,
+    check_denoise_work,
+    check_think_work,
+    denoise_config,
+    denoise_limits,
+    dit_config,
+)
 from app.payloads import request
 
 from .test_image_io import BAD_FILES, encode, photo
@@ -34,10 +41,29 @@ def test_think_work_budget(steps, samples, n, message):
 
 def test_denoise_work_budget():
     check_denoise_work(128, 128, 4)
+    check_denoise_work(256, 256, 8)  # issue 15: 8 EBT steps on a 256² photo
     with pytest.raises(ValueError, match="pixel-passes exceeds"):
-        check_denoise_work(256, 256, 8)
+        check_denoise_work(256, 256, 9)
     with pytest.raises(ValueError, match="steps must be an integer between 1 and"):
         check_denoise_work(32, 32, 10**6)
+
+
+@pytest.mark.parametrize("size", [(256, 256), (128, 128), (96, 128), (200, 256), (8, 8)])
+def test_denoise_limits_are_exactly_what_the_checks_accept(size):
+    """The sliders' maxima (denoise_limits) are accepted, one more is refused."""
+    from PIL import Image
+
+    h, w = size
+    steps, passes = denoise_limits(h, w)
+    photo = Image.new("RGB", (w, h))
+    denoise_config(photo, 0.1, steps, 0, 0.0, 0)
+    dit_config(photo, 0.1, 0, passes)
+    with pytest.raises(ValueError, match="steps"):
+        denoise_config(photo, 0.1, steps + 1, 0, 0.0, 0)
+    with pytest.raises(ValueError, match="dit_passes"):
+        dit_config(photo, 0.1, 0, passes + 1)
+    if size == (128, 128):
+        assert passes >= 50  # issue 15: 50 DiT passes on a 128² photo
 
 
 # ---- the Gradio endpoints through gradio_client ---------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -59,6 +60,26 @@ def test_noise_zero_has_no_psnr_and_says_so():
     fig = figures.denoise_psnr(run)
     assert not fig.data and "No PSNR" in fig.layout.annotations[0].text
     assert "No PSNR" in figures.summarize_denoise(run)
+
+
+# ---- slider ranges follow the photo ----------------------------------------------------------
+def test_sliders_never_offer_what_the_server_refuses_for_the_photo(tmp_path):
+    """A 256² upload: the steps slider ends at 8 and the DiT's at 24 (the work budget), values
+    lowered to fit; a 128² photo allows 32 and 96; no photo leaves the sliders alone."""
+    from app.denoise_tab import DenoiseTab
+    from app.inputs import denoise_config, dit_config
+
+    big = save(tmp_path, np.zeros((256, 256, 3), np.uint8), "big.png")
+    steps, passes = DenoiseTab.slider_limits({"path": str(big)}, 20, 50)
+    assert (steps.maximum, steps.value, passes.maximum, passes.value) == (8, 8, 24, 24)
+    photo = Image.open(big)
+    denoise_config(photo, 0.1, steps.maximum, 0, 0.0, 0)  # the maxima are accepted
+    dit_config(photo, 0.1, 0, passes.maximum)
+    small = save(tmp_path, np.zeros((128, 128, 3), np.uint8), "small.png")
+    steps, passes = DenoiseTab.slider_limits({"path": str(small)}, 2, 5)
+    assert (steps.maximum, steps.value, passes.maximum, passes.value) == (32, 2, 96, 5)
+    skipped = DenoiseTab.slider_limits(None, 2, 5)
+    assert all(not isinstance(x, gr.Slider) for x in skipped)
 
 
 # ---- the API through gradio_client (conftest's `api`: the shipped, trained image models) --
