@@ -83,10 +83,18 @@ def evaluate(model, recipe: obj.AnswerRecipe) -> dict:
     return row
 
 
+def parse_args(argv=None):
+    return common.common_args("Train a whole-answer EBT or Transformer++.").parse_args(argv)
+
+
+def load_recipe(args) -> tuple[str, obj.AnswerRecipe]:
+    return common.load_recipe(args, obj.AnswerRecipe)
+
+
 def train(argv=None):
     """Run training as the command line would; returns the checkpoint directory."""
-    args = common.common_args("Train a whole-answer EBT or Transformer++.").parse_args(argv)
-    name, recipe = common.load_recipe(args, obj.AnswerRecipe)
+    args = parse_args(argv)
+    name, recipe = load_recipe(args)
     rank, world, device = common.setup(args)
     out = common.checkpoint_dir(args, name)
     torch.manual_seed(recipe.seed)
