@@ -139,15 +139,17 @@ class PointViewer:
     def __init__(self, model_of):
         self.model_of = model_of
 
-    def build(self) -> SimpleNamespace:
+    def build(self, name: str) -> SimpleNamespace:
+        """The widgets; `name` prefixes their elem_id (the picture is `{name}-picture`)."""
         w = SimpleNamespace()
         with gr.Row():
             w.picture = gr.Image(
                 label="Exact landscape: click to start a descent there", format="png",
-                interactive=False, buttons=["download"], height=520,
+                interactive=False, buttons=["download"], height=540,
+                elem_id=f"{name}-picture",
             )  # fmt: skip
             with gr.Column():
-                w.summary = gr.Markdown()
+                w.summary = gr.Markdown(elem_id=f"{name}-summary")
                 w.step = gr.Slider(0, 1, value=0, step=1, precision=0, label="Descent step")
                 with gr.Row():
                     w.play = gr.Button("▶ Play", size="sm")
@@ -265,7 +267,7 @@ class PointLandscape:
             resolution = gr.Slider(3, LIMITS["resolution"], value=DEFAULT_RESOLUTION, step=1,
                                    label="Resolution")  # fmt: skip
         button = gr.Button("Think & show the exact landscape", variant="primary")
-        w = self.viewer.build()
+        w = self.viewer.build("points")
         private = dict(api_visibility="private")
         new.click(self.new_context, [task, seed], context, **private)
         inputs = [checkpoint, task, context, steps, samples, seed, resolution, trained]

@@ -183,11 +183,15 @@ class PlaygroundTab:
         with gr.Row():
             w.train_btn = gr.Button("Train", variant="primary")
             w.stop_btn = gr.Button("Stop")
-        w.status = gr.Markdown("Press **Train** (the default recipe takes about a minute).")
+        w.status = gr.Markdown(
+            "Press **Train** (the default recipe takes about a minute).",
+            elem_id="playground-status",
+        )
         with gr.Row():
             w.loss = gr.Plot(label="Training loss")
-            w.probe = gr.Plot(label="Exact landscape at the probe context (live)")
-        w.check = gr.Markdown()
+            w.probe = gr.Plot(label="Exact landscape at the probe context (live)",
+                              elem_id="playground-probe")  # fmt: skip
+        w.check = gr.Markdown(elem_id="playground-check")
         w.zip = gr.File(label="Trained model: checkpoint zip (unzip, then ebt.load(folder))")
         gr.Markdown("### Think with the trained model")
         with gr.Row():
@@ -199,7 +203,7 @@ class PlaygroundTab:
             w.samples = gr.Slider(1, LIMITS["point_samples"], value=32, step=1, label="Samples N")
             w.seed = gr.Number(0, minimum=0, precision=0, label="Seed")
         w.think_btn = gr.Button("Think with the trained model", variant="primary")
-        w.viewer = self.viewer.build()
+        w.viewer = self.viewer.build("playground")
         self._wire(w, trained)
         return w
 

@@ -8,6 +8,7 @@ the visit fails on any page error or console error and saves one screenshot per 
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -102,6 +103,114 @@ def denoise_tab(page, shots: Path, image: Path) -> dict:
     return {"plots": plots, "images": images}
 
 
+# ---- issue 13: point EBTs (the Landscape tab's exact landscape, the Playground) --------------
+_CLICKED = re.compile(r"\(pixel (\d+), (\d+)\)")
+
+
+def _click_picture(page, name: str, fx: float = 0.3, fy: float = 0.3) -> dict:
+    """Click the `name` viewer's landscape picture at (fx, fy) of its shown size; the app
+    must start a descent at the pixel under the mouse (the picture's own pixels)."""
+    img = page.locator(f"#{name}-picture img").first
+    img.wait_for(state="visible", timeout=60_000)
+    box = img.bounding_box()
+    natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    scale = min(box["width"] / natural[0], box["height"] / natural[1], 1)
+    pad = ((box["width"] - natural[0] * scale) / 2, (box["height"] - natural[1] * scale) / 2)
+    x, y = box["x"] + pad[0] + fx * natural[0] * scale, box["y"] + pad[1] + fy * natural[1] * scale
+    page.mouse.click(x, y)
+    _wait_idle(page)
+    summary = page.locator(f"#{name}-summary")
+    summary.get_by_text("Descent from the clicked point").wait_for(timeout=30_000)
+    px, py = (int(v) for v in _CLICKED.search(summary.inner_text()).groups())
+    expected = (fx * natural[0], fy * natural[1])
+    assert abs(px - expected[0]) <= 1.5 and abs(py - expected[1]) <= 1.5, (px, py, expected)
+    return {"pixel": [px, py], "expected": [round(v, 1) for v in expected]}
+
+
+def points_tab(page, shots: Path) -> dict:
+    """Landscape → Point EBT: the shipped points-ebt's exact landscape, Play, a click."""
+    _tab(page, "Landscape")
+    _tab(page, "Point EBT: exact")
+    page.get_by_role("button", name="Think & show the exact landscape").click()
+    _wait_idle(page)
+    page.locator("#points-summary").get_by_text("True mode(s)").wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶ Play").last.click()
+    page.wait_for_timeout(1500)
+    clicked = _click_picture(page, "points")
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(shots / "points-landscape.png"), full_page=True)
+    return {"clicked": clicked, "plots": _plots(page)}
+
+
+def _iteration(page) -> int:
+    found = re.search(r"Iteration (\d+) of", page.locator("#playground-status").inner_text())
+    return int(found.group(1)) if found else 0
+
+
+def playground_tab(page, shots: Path, timeout: float = 300.0) -> dict:
+    """Playground: Train with the default recipe; three screenshots of the live landscape
+    (first update, about half way, done); the check's numbers; think and click."""
+    _tab(page, "Playground")
+    page.get_by_role("button", name="Train", exact=True).click()
+    start, taken, check = time.perf_counter(), [], page.locator("#playground-check")
+    while not check.get_by_text("fresh").count():
+        assert time.perf_counter() - start < timeout, "the training did not finish"
+        it = _iteration(page)
+        if (not taken and it > 0) or (len(taken) == 1 and it >= 450):
+            taken.append(it)
+            page.locator("#playground-probe").screenshot(
+                path=str(shots / f"playground-{len(taken)}.png")
+            )
+        page.wait_for_timeout(200)
+    seconds = time.perf_counter() - start
+    page.wait_for_timeout(500)
+    taken.append(_iteration(page))
+    page.locator("#playground-probe").screenshot(path=str(shots / "playground-3.png"))
+    text = check.inner_text()
+    numbers = [float(v) for v in re.findall(r"(\d+(?:\.\d+)?)%", text)]
+    chosen = float(re.search(r"lies (\d\.\d+) from a mode", text).group(1))
+    page.get_by_role("button", name="Think with the trained model").click()
+    _wait_idle(page)
+    clicked = _click_picture(page, "playground", 0.7, 0.6)
+    return {
+        "train_s": round(seconds, 1), "screenshots_at": taken, "near": numbers[0] / 100,
+        "mode_shares": [v / 100 for v in numbers[1:3]], "chosen_distance": chosen,
+        "chosen_near": numbers[3] / 100, "passed": "✅ meets" in text, "clicked": clicked,
+    }  # fmt: skip
+
+
+def playground_tour(url: str, shots: Path) -> dict:
+    """The Playground alone (scripts/screenshots.py --only playground, tests/test_browser.py)."""
+    return _visit(url, lambda page: {"playground": playground_tab(page, shots)}, shots)
+
+
+def _visit(url: str, steps, shots: Path) -> dict:
+    """Open `url` in Chromium, run `steps(page)`; raises on any page or console error."""
+    from playwright.sync_api import sync_playwright
+
+    shots.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda err: errors.append(f"page error: {err}"))
+            page.on(
+                "console",
+                lambda msg: (
+                    errors.append(f"console error: {msg.text}") if msg.type == "error" else None
+                ),
+            )
+            page.goto(url)
+            page.wait_for_selector(PLOT, timeout=60_000)
+            report = steps(page)
+        finally:
+            browser.close()
+    if errors:
+        raise PageErrors("\n".join(errors))
+    return report
+
+
 def tour(url: str, shots: Path, image: Path, example: str = "12+35=") -> dict:
     """Visit every tab of the app at `url`; screenshots go to `shots`. Raises on page errors."""
     from playwright.sync_api import sync_playwright
@@ -126,6 +235,7 @@ def tour(url: str, shots: Path, image: Path, example: str = "12+35=") -> dict:
             report["first_plot_s"] = round(time.perf_counter() - start, 2)
             report["think"] = think_tab(page, shots, example)
             report["landscape"] = landscape_tab(page, shots)
+            report["points"] = points_tab(page, shots)
             report["denoise"] = denoise_tab(page, shots, image)
         finally:
             browser.close()

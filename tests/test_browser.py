@@ -8,7 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_tour import CHROMIUM, tour  # scripts/ (pyproject: pytest pythonpath)
+from browser_tour import (  # scripts/ (pyproject: pytest pythonpath)
+    CHROMIUM,
+    playground_tour,
+    tour,
+)
 from PIL import Image
 
 
@@ -29,8 +33,9 @@ def test_every_tab_works_in_a_real_browser(client, tmp_path):
     report = tour(app.demo.local_url, shots, image)
     assert report["think"]["continuation"]
     assert "step 0 of" in report["think"]["scrubbed"]
-    for name in ("think", "landscape", "denoise"):
+    for name in ("think", "landscape", "denoise", "points-landscape"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
+    assert report["points"]["clicked"]  # a click on the point landscape started a descent there
 
 
 def _has_playwright() -> bool:
@@ -60,3 +65,26 @@ def test_a_lesson_at_desktop_and_phone_size(client, tmp_path, viewport):
     report = visit(client[1].demo.local_url, shots, tiny, viewport, "487+396=")
     assert report["after"] and report["play_s"] >= 2.5 and report["stale_marked"]
     assert (shots / f"lesson-{viewport}-error.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_the_playground_trains_a_fork_model_within_90_s(client, tmp_path):
+    """Issue 13: Train with the default recipe in Chromium; the model meets the fork criteria
+    on fresh contexts (≥ 80 % of 32 candidates within 0.06 of a mode, each mode ≥ 20 %, the
+    chosen one within 0.06) within 90 s on the 2-core machine; three live screenshots of the
+    probe landscape; thinking with it and a click on its landscape start descents."""
+    if not Path(CHROMIUM).exists() or not _has_playwright():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test: need {CHROMIUM} and playwright")
+        pytest.skip(f"needs {CHROMIUM} and the playwright package")
+    shots = Path(os.environ.get("EBT_SCREENSHOTS", tmp_path / "shots"))
+    report = playground_tour(client[1].demo.local_url, shots)["playground"]
+    print("playground:", report)  # the timing and the numbers, for the closing note
+    assert report["train_s"] <= 90, report
+    assert report["near"] >= 0.8 and min(report["mode_shares"]) >= 0.2, report
+    assert report["chosen_distance"] <= 0.06 and report["passed"], report
+    first, middle, last = report["screenshots_at"]  # the iterations the screenshots show
+    assert first < middle < last, report
+    for i in (1, 2, 3):
+        assert (shots / f"playground-{i}.png").stat().st_size > 5_000
+    assert report["clicked"]

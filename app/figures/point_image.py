@@ -21,8 +21,8 @@ _VIRIDIS = np.array(
     ],
     dtype=np.float64,
 )  # fmt: skip
-SIZE = (560, 520)  # width, height of the picture
-_MARGIN = dict(left=58, top=34, right=14, bottom=44)
+SIZE = (560, 540)  # width, height of the picture
+_MARGIN = dict(left=58, top=54, right=14, bottom=44)  # the top one clears gr.Image's label
 CHOSEN = (214, 39, 40)
 OTHER = (245, 245, 245)
 MODE = (255, 255, 255)
@@ -166,7 +166,7 @@ def landscape_image(
     draw = ImageDraw.Draw(picture)
     font = ImageFont.load_default(size=13)
     _axes(draw, frame, font)
-    draw.text((frame.left, 8), title, fill=(20,) * 3, font=font)
+    draw.text((frame.left, frame.top - 8), title, fill=(20,) * 3, font=font, anchor="lb")
     _context(draw, frame, context)
     _marks(draw, frame, scape, step, baseline, start)
     return np.asarray(picture), frame

@@ -18,7 +18,7 @@ from .common import _LAYOUT, CHOSEN_COLOR, COLORSCALE, OTHER_COLOR
 
 _SCAPE_LAYOUT = dict(_LAYOUT, height=440)
 BASELINE_COLOR = "#ff8c00"
-BASELINE_NAME = "regression baseline (the average of the branches)"
+BASELINE_NAME = "regression baseline"
 _MARBLE_HOVER = (
     "candidate %{customdata[0]} · step %{customdata[1]}<br>(%{x:.3f}, %{y:.3f})"
     "<br>E = %{customdata[2]:.4f}<extra></extra>"
@@ -106,6 +106,8 @@ def point_contour(
                 line=dict(color=CHOSEN_COLOR if i == scape.chosen else OTHER_COLOR, width=1),
             )
         )  # fmt: skip
+    for trace in _extras(scape, baseline):  # under the marbles, which end on the modes
+        fig.add_trace(trace)
     order, states, energies = _marbles(scape, step)
     if order:
         fig.add_trace(
@@ -117,12 +119,10 @@ def point_contour(
                 hovertemplate=_MARBLE_HOVER,
             )
         )  # fmt: skip
-    for trace in _extras(scape, baseline):
-        fig.add_trace(trace)
     fig.update_layout(
         title=title,
         yaxis=dict(title="y", scaleanchor="x", range=[float(scape.b[0]), float(scape.b[-1])]),
-        xaxis=dict(title="x", range=[float(scape.a[0]), float(scape.a[-1])]),
+        xaxis=dict(title="x", range=[float(scape.a[0]), float(scape.a[-1])], constrain="domain"),
         legend=dict(orientation="h", y=-0.18), uirevision="keep", **_SCAPE_LAYOUT,
     )  # fmt: skip
     return fig
