@@ -95,6 +95,7 @@ def test_json_round_trip():
 def test_text_run_json_has_no_point_keys(model):
     run = ebt.think(model, "1+1=", ebt.ThinkConfig(steps=2), 1)
     assert run.kind == "text" and "points" not in run.to_dict() and "kind" not in run.to_dict()
+    assert "modes" not in ebt.landscape(model, run, 0, resolution=3).to_dict()
 
 
 def test_exact_landscape():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ebt_core.points.tasks import STEP, TASKS, get_task
+from ebt_core.points.tasks import STEP, TASKS, get_task, probe_context
 
 
 def _cross(u, v):
@@ -69,3 +69,13 @@ def test_bad_task_arguments():
         get_task("fork").sample(np.random.default_rng(0), 2, 1)
     with pytest.raises(ValueError, match="shift"):
         get_task("fork").sample(np.random.default_rng(0), 2, 5, shift=-1)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_probe_context_is_fixed_and_has_modes(name):
+    a, modes = probe_context(name)
+    b, _ = probe_context(name)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (4, 2) and len(modes) >= 1
+    if name == "fork":
+        np.testing.assert_allclose(modes, [[0.5, 0.2165], [0.5, -0.2165]], atol=1e-4)

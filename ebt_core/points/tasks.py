@@ -134,6 +134,22 @@ TASKS = {
 }
 
 
+PROBE_SEED = 424242  # never a training seed: recipes seed their data with small integers
+
+
+def probe_context(name: str, length: int = COLLINEAR) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed context of `length` points for watching a landscape (e.g. while training) and
+    its true next-point modes (K, 2). fork/trifork: the branching point, heading along +x and
+    centred on the origin; circle/spiral: a fixed draw."""
+    task = get_task(name)
+    if name in ("fork", "trifork"):
+        x = STEP * (np.arange(length) - (length - 1) / 2)
+        context = np.stack([x, np.zeros(length)], axis=-1).astype(np.float32)
+    else:
+        context = task.sample(np.random.default_rng(PROBE_SEED), 1, length)[0]
+    return context, task.modes(context)
+
+
 def get_task(name: str) -> Task:
     if name not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {name!r}")

@@ -43,6 +43,7 @@ class PointRecipe:
     """How a point model is trained (saved in the checkpoint's config as `recipe`).
 
     task: the task's sequences (tasks.py), `length` points each, `batch` per iteration.
+    think: the trained model's default ThinkConfig (8 steps, 32 candidates).
     objective: "wta", "final" (the paper's) or "dsm" (see the module docstring).
     samples: N descents per position (starts at p_t + start_std·ε).
     steps_min, steps_max: unrolled steps, drawn per iteration (randomised steps).
@@ -61,7 +62,7 @@ class PointRecipe:
     task: str = "fork"
     kind: str = "points-ebt"
     model: dict = field(default_factory=dict)
-    think: dict = field(default_factory=dict)
+    think: dict = field(default_factory=lambda: {"steps": 8, "samples": 32})
     objective: str = "wta"
     length: int = 6
     batch: int = 16
@@ -323,10 +324,10 @@ def train_points(
     """
     if not isinstance(recipe, PointRecipe):
         raise ValueError(f"recipe must be a PointRecipe, got {type(recipe).__name__}")
-    model, task = build_model(recipe), get_task(recipe.task)
+    model, task = _attach(build_model(recipe), recipe), get_task(recipe.task)
     opt = make_optimizer(model, recipe)
     rng, gen = random.Random(recipe.seed), torch.Generator().manual_seed(recipe.seed)
-    data_rng = np.random.default_rng(recipe.seed)  # training data: seeds < 2**32 of this recipe
+    data_rng = np.random.default_rng(recipe.seed)  # measures draw from other seeds
     replay = ReplayBuffer(recipe.replay_size) if recipe.replay > 0 else None
     metrics, losses, begin, stopped = [], [], time.perf_counter(), False
     for it in range(recipe.iters):
@@ -360,11 +361,12 @@ def train_points(
                 progress(row, model)
         if stopped:
             break
-    return TrainResult(_finish(model, recipe), metrics, stopped, time.perf_counter() - begin)
+    return TrainResult(model.eval(), metrics, stopped, time.perf_counter() - begin)
 
 
-def _finish(model: torch.nn.Module, recipe: PointRecipe) -> torch.nn.Module:
-    model.eval()
+def _attach(model: torch.nn.Module, recipe: PointRecipe) -> torch.nn.Module:
+    """What `ebt.load` attaches, so `think(model, ...)` uses the recipe's defaults (also inside
+    a progress callback) and `ebt.save(model, dir)` stores the recipe."""
     model.recipe = recipe.to_dict()
     model.think_defaults = ThinkConfig.from_dict(recipe.think) if recipe.think else ThinkConfig()
     model.checkpoint_name = ""
