@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from app import style
+from app import permalink, style
 from app.denoise_tab import DenoiseTab
 from app.inputs import LIMITS, MAX_UPLOAD_BYTES
 from app.landscape_points import PointLandscape
@@ -91,18 +91,20 @@ def create_explorer() -> Explorer:
         style.install()
         gr.Markdown(INTRO if registry.text_ebts else f"{INTRO}\n\n{no_checkpoint}")
         trained = playground.state()  # this visitor's Playground model (both tabs use it)
-        with gr.Tab("Think"):
-            think_widgets = think.build()
-        with gr.Tab("Landscape"):
-            with gr.Tab("Text EBT: a slice"):
-                landscape.build(demo, think_widgets)
-            with gr.Tab("Point EBT: exact"):
-                points.build(demo, trained)
-        with gr.Tab("Denoise"):
-            denoise.build(demo)
-        think.wire(demo, think_widgets)
-        with gr.Tab("Playground"):
-            playground.build(demo, trained)
+        with gr.Tabs(elem_id="ebt-tabs") as tabs:  # ids: the ?tab= of a permalink
+            with gr.Tab("Think", id="think"):
+                think_widgets = think.build()
+            with gr.Tab("Landscape", id="landscape"):
+                with gr.Tab("Text EBT: a slice"):
+                    landscape.build(demo, think_widgets)
+                with gr.Tab("Point EBT: exact"):
+                    points.build(demo, trained)
+            with gr.Tab("Denoise", id="denoise"):
+                denoise.build(demo)
+            think.wire(demo, think_widgets)
+            with gr.Tab("Playground", id="playground"):
+                playground.build(demo, trained)
+        demo.load(permalink.selected_tab, None, tabs, api_visibility="private")
     demo.queue(default_concurrency_limit=LIMITS["concurrency"], max_size=LIMITS["queue_size"])
     return Explorer(demo, registry, think, landscape, denoise, points, playground)
 

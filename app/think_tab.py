@@ -19,10 +19,12 @@ from types import SimpleNamespace
 import gradio as gr
 
 import ebt_core as ebt
-from app import figures
+from app import figures, permalink
 from app.inputs import (
     LIMITS,
+    MAX_SEED,
     check_think_work,
+    float_in,
     int_in,
     text_in,
     think_config,
@@ -45,6 +47,60 @@ STALE = (
     "right); the previous result was cleared so that it is not mistaken for this one.</div>"
 )
 NO_DEFAULTS = (8, 0, 0.0, 1, "min", 0.0, 0, False)  # the settings without a checkpoint
+
+
+SETTINGS = ("steps", "step_size", "langevin", "samples", "select", "tolerance", "seed")
+SETTINGS += ("accept_lower_only",)  # think_config's order (the widgets' order)
+LINK_KEYS = ("prompt", "checkpoint", *SETTINGS[:7], "max_new_tokens", SETTINGS[7], "token", "step")
+permalink.register("think", LINK_KEYS)  # /think's parameters, then the selected token and step
+
+
+def _choice(name: str, allowed: tuple):
+    def check(value):
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+        return value
+
+    return check
+
+
+def _flag(name: str):
+    def check(value):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value
+
+    return check
+
+
+def setting_checks(model: ebt.TextEBT) -> dict:
+    """One check per link key: the same bounds as the widgets (and as /think)."""
+    vocab = model.config.vocab
+
+    def prompt(value):
+        text_in("prompt", value, model.config.max_context)
+        outside = sorted(set(value) - set(vocab))
+        if outside:
+            raise ValueError(f"prompt has characters outside the model's vocabulary: {outside}")
+        return value
+
+    def bounded(name, cast, lo, hi):
+        return lambda v: cast(name, v, lo, hi)
+
+    return {
+        "prompt": prompt,
+        "steps": bounded("steps", int_in, 1, LIMITS["steps"]),
+        "step_size": bounded("step_size", float_in, 0.0, LIMITS["step_size"]),
+        "langevin": bounded("langevin", float_in, 0.0, LIMITS["langevin"]),
+        "samples": bounded("samples", int_in, 1, LIMITS["samples"]),
+        "select": _choice("select", ("min", "max_gap")),
+        "tolerance": bounded("tolerance", float_in, 0.0, LIMITS["tolerance"]),
+        "seed": bounded("seed", int_in, 0, MAX_SEED),
+        "max_new_tokens": bounded("max_new_tokens", int_in, 1, LIMITS["max_new_tokens"]),
+        "accept_lower_only": _flag("accept_lower_only"),
+        "token": bounded("token", int_in, 0, LIMITS["max_new_tokens"] - 1),
+        "step": bounded("step", int_in, 0, LIMITS["steps"]),
+    }
 
 
 def load_examples(checkpoints: list[str]) -> list[dict]:
@@ -284,6 +340,66 @@ class ThinkTab:
         """Page load: the first example's run (thought by the first page load only)."""
         return self.show_run(self.first_run())
 
+    # ---- permalinks: ?tab=think&prompt=...&steps=... (app/permalink.py) ----------------------
+    def link_state(self, values: dict) -> tuple[dict, list[str]]:
+        """A link's values → the state to show, each value checked like its widget's (a bad one
+        → the default, and a message naming the field)."""
+        first = self.examples[0] if self.examples else {"prompt": "", "max_new_tokens": 8}
+        errors, name = [], values.get("checkpoint", self.registry.default_ebt)
+        if name not in self.registry.text_ebts:
+            errors.append(f"checkpoint must be one of {self.registry.text_ebts}, got {name!r}")
+            name = self.registry.default_ebt
+        defaults = dict(zip(SETTINGS, self.settings_for(name)), token=0, step=None)
+        defaults |= {"prompt": first["prompt"], "max_new_tokens": first["max_new_tokens"]}
+        checks = setting_checks(self.registry.text_ebt(name))
+        state, bad = permalink.validated(values, checks, defaults)
+        try:
+            config = think_config(*(state[k] for k in SETTINGS))
+            check_think_work(config, state["max_new_tokens"])
+        except ValueError as err:
+            bad.append(f"{err} (the checkpoint's defaults are used)")
+            state |= {k: defaults[k] for k in (*SETTINGS, "max_new_tokens")}
+        return state | {"checkpoint": name}, errors + bad
+
+    def link_views(self, state: dict) -> tuple[tuple, list[str]]:
+        """Think the link's state; its token and step selected (clamped, with a message)."""
+        model = self.registry.text_ebt(state["checkpoint"])
+        config = think_config(*(state[k] for k in SETTINGS))
+        n = state["max_new_tokens"]
+        run = compute(ebt.think, model, state["prompt"], config, max_new_tokens=n)
+        views, errors = list(self.run_view(run)), []
+        token, step = state["token"], state["step"]
+        if token >= len(run.tokens):
+            errors.append(f"token must be below {len(run.tokens)} for this run, got {token}")
+            token = 0
+        views[3] = gr.Dropdown(choices=views[3].choices, value=token)
+        views[4:10] = self.token_view(run, token)
+        last = _last_step(run, token)
+        if step is not None and step > last:
+            errors.append(f"step must be at most {last} for token {token}, got {step}")
+        if step is not None and step <= last:
+            views[4] = gr.Slider(minimum=0, maximum=last, value=step)
+            views[5:8] = step_view(run, token, step)
+        return tuple(views), errors
+
+    def on_load(self, request: gr.Request):
+        """Page load: the run a ?tab=think link describes, or the first example's run."""
+        query = dict(request.query_params) if request is not None else {}
+        tab, values, unknown = permalink.read(query)
+        if tab != "think" or not self.registry.default_ebt:
+            return (*(gr.skip(),) * (3 + len(SETTINGS)), *self.show_first_run(), gr.skip())
+        state, errors = self.link_state(values)
+        try:
+            views, more = self.link_views(state)
+        except ValueError as err:  # e.g. a prompt longer than the model's context
+            views, more = self.show_first_run(), [f"{err} (the first example is shown)"]
+        widgets = (state["prompt"], state["checkpoint"], state["max_new_tokens"])
+        widgets += tuple(state[k] for k in SETTINGS)
+        message = permalink.notice(errors + more, unknown)
+        if message:
+            gr.Warning("This link had values the app cannot use: see the Think tab.")
+        return (*widgets, *views, message)
+
     # ---- layout and events ------------------------------------------------------------------
     def build(self) -> SimpleNamespace:
         """Lay out the tab inside the current gr.Tab; returns its widgets, which the other tabs
@@ -364,6 +480,7 @@ class ThinkTab:
     def _outputs() -> SimpleNamespace:
         w = SimpleNamespace()
         with gr.Column(scale=2, elem_id="think-result"):
+            w.link_md = gr.Markdown(elem_classes="ebt-link-notice")  # a link's bad values
             w.continuation = gr.Textbox(label="Continuation", interactive=False)
             w.strip = gr.HTML(label="Token strip")
             w.run_md = gr.Markdown(label="Run summary")
@@ -374,6 +491,13 @@ class ThinkTab:
                 w.play_btn = gr.Button("▶ Play", size="sm")
                 w.pause_btn = gr.Button("Pause", size="sm")
                 w.step_btn = gr.Button("Step +1", size="sm")
+                w.copy_btn = gr.Button("🔗 Copy link", size="sm", elem_id="think-copy-link")
+            w.link = gr.Textbox(
+                label="Link to this run (the settings, token and step)",
+                interactive=False,
+                buttons=["copy"],
+                elem_id="think-link",
+            )
             w.timer = gr.Timer(PLAY_INTERVAL, active=False)
             w.frame = gr.State(0)  # the Play frame (SUB_STEPS per descent step)
             with gr.Row():
@@ -413,7 +537,8 @@ class ThinkTab:
         w.score_btn.click(
             self.score, score_in, score_out, api_name="score", preprocess=False
         ).failure(self.failed_score_view, None, score_out, **private)
-        w.checkpoint.change(self.settings_for, w.checkpoint, settings, **private)  # examples too
+        # .input, not .change: a link or an example sets the checkpoint and its own settings
+        w.checkpoint.input(self.settings_for, w.checkpoint, settings, **private)
         w.token.input(self.select_token, replay[:2], [w.timer, *token_out], **private)
         w.step.input(self.show_step, replay, step_out, trigger_mode="always_last", **private)
         w.play_btn.click(self.play, replay, play_out, **private)
@@ -421,7 +546,10 @@ class ThinkTab:
         w.step_btn.click(self.step_once, replay, [w.step, *step_out], **private)
         w.timer.tick(self.tick, [w.run_state, w.token, w.frame], play_out, **private)
         self._wire_examples(w, private)
-        demo.load(self.show_first_run, None, run_out, **private)
+        link_in = [*think_in, w.token, w.step]  # permalink.TABS["think"] order
+        w.copy_btn.click(None, link_in, w.link, js=permalink.copy_link_js("think"), **private)
+        load_out = [w.prompt, w.checkpoint, w.max_new_tokens, *settings, *run_out, w.link_md]
+        demo.load(self.on_load, None, load_out, **private)
 
     def _wire_examples(self, w: SimpleNamespace, private: dict) -> None:
         """An example click fills the prompt, scrolls the result area into view and thinks."""

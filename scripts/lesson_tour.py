@@ -171,3 +171,58 @@ def visit(url: str, shots: Path, tiny_png: Path, viewport: str, example: str) ->
     if errors:
         raise PageErrors("\n".join(errors))
     return report
+
+
+def links(url: str, query: str, expected: str) -> dict:
+    """A permalink opens the same run as the API (`expected`); Copy link gives it back; a bad
+    value is named on the page, which still thinks. Raises PageErrors on any page error."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda err: errors.append(f"page error: {err}"))
+            report = _open_link(page, f"{url}?{query}", expected)
+            report |= _bad_link(page, f"{url}?tab=think&prompt=12%2B35%3D&steps=999")
+        finally:
+            browser.close()
+    if errors:
+        raise PageErrors("\n".join(errors))
+    return report
+
+
+def _open_link(page, link: str, expected: str) -> dict:
+    page.goto(link)
+    page.wait_for_function(
+        "e => [...document.querySelectorAll('textarea')].some(t => t.value === e)",
+        arg=expected,
+        timeout=60_000,
+    )
+    _wait_idle(page)
+    page.get_by_role("button", name="🔗 Copy link").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#think-link textarea, #think-link input') || {})"
+        ".value?.includes('tab=think')",
+        timeout=10_000,
+    )
+    copied = page.locator("#think-link textarea, #think-link input").first.input_value()
+    page.goto(copied)  # the copied link opens the same run again
+    page.wait_for_function(
+        "e => [...document.querySelectorAll('textarea')].some(t => t.value === e)",
+        arg=expected,
+        timeout=60_000,
+    )
+    return {"link_continuation": expected, "copied": copied}
+
+
+def _bad_link(page, link: str) -> dict:
+    page.goto(link)
+    notice = page.get_by_text("steps must be an integer between 1 and 64, got 999").first
+    notice.wait_for(timeout=60_000)
+    _wait_idle(page)
+    page.get_by_role("button", name="Think", exact=True).click()  # the page still works
+    _wait_idle(page)
+    assert page.get_by_label("Continuation", exact=True).input_value(), "no run after a bad link"
+    return {"bad_link_named": True}

@@ -88,3 +88,24 @@ def test_the_playground_trains_a_fork_model_within_90_s(client, tmp_path):
     for i in (1, 2, 3):
         assert (shots / f"playground-{i}.png").stat().st_size > 5_000
     assert report["clicked"]
+
+
+@pytest.mark.slow
+def test_a_permalink_opens_the_same_run_as_the_api(client):
+    """A link built from a /think request shows the API's continuation; Copy link gives a link
+    that does too; a bad value (steps=999) is named on the page, which still thinks."""
+    if not Path(CHROMIUM).exists() or not _has_playwright():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test: need {CHROMIUM} and playwright")
+        pytest.skip(f"needs {CHROMIUM} and the playwright package")
+    from lesson_tour import links
+
+    from app import permalink
+    from app.payloads import request
+
+    think = request("/think", steps=3, samples=3, seed=5, max_new_tokens=3)
+    expected = client[0].predict(**think, api_name="/think")[0]
+    query = permalink.query("think", {**think, "token": 1, "step": 1})
+    report = links(client[1].demo.local_url.rstrip("/") + "/", query, expected)
+    assert "tab=think" in report["copied"] and "seed=5" in report["copied"]
+    assert report["bad_link_named"]
