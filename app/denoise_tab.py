@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 
 import ebt_core as ebt
-from app import figures
+from app import figures, tab_links
 from app.inputs import (
     LIMITS,
     denoise_config,
@@ -245,6 +245,7 @@ class DenoiseTab:
                 label="DiT baseline: DDIM passes",
             )
             run_btn = gr.Button("Denoise", variant="primary")
+            self.link_row = gr.Row()  # the Copy link button (app/tab_links.py)
         return [image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run_btn]
 
     def _wire(self, demo: gr.Blocks, inputs: list, outputs: dict) -> None:
@@ -278,7 +279,12 @@ class DenoiseTab:
         )
         if self.examples and self.registry.dit is not None:
             first_out = [*ebt_out, o["dit_image"], o["dit_md"]]
-            demo.load(self.first_view, None, first_out, api_visibility="private")
+            # page load: a ?tab=denoise link's run (app/tab_links.py), else the first view
+            link_in = [image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes]
+            load = tab_links.denoise_loader(self)
+            demo.load(load, None, [*first_out, *link_in], api_visibility="private")
+            with self.link_row:
+                tab_links.copy_link("denoise", link_in)
         o["step"].input(
             self.show_step,
             [record, o["step"]],

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 import ebt_core as ebt
-from app import figures
+from app import figures, tab_links
 from app.inputs import LIMITS, MAX_SEED, check_think_work, int_in, user_errors
 from app.runtime import Registry, compute
 
@@ -232,7 +232,13 @@ class LandscapeTab:
         think.checkpoint.change(
             self.think_defaults, think.checkpoint, controls, api_visibility="private"
         )
-        demo.load(self.first_view, None, outputs, api_visibility="private")
+        # page load: a ?tab=landscape link's landscape (app/tab_links.py), else the first view
+        link_out = [think.prompt, think.checkpoint, w.api_token, w.resolution, w.method]
+        link_out += [w.steps, w.samples, w.seed]  # tab_links.LANDSCAPE_KEYS order
+        load = tab_links.landscape_loader(self, think)
+        demo.load(load, None, [*outputs, *link_out], api_visibility="private")
+        with w.link_row:
+            tab_links.copy_link("landscape", link_out)
 
 
 def _slider(lo: int, hi: int, value: int, label: str) -> gr.Slider:
@@ -254,6 +260,7 @@ def _controls(steps: int, samples: int) -> SimpleNamespace:
         umap = [("UMAP (optional package)", "umap")] if HAS_UMAP else []
         w.projection = gr.Radio([("PCA", "pca"), *umap], value="pca", label="Projection")
     w.show_btn = gr.Button("Show landscape of the Think tab's token", variant="primary")
+    w.link_row = gr.Row()  # the Copy link button (app/tab_links.py)
     with gr.Accordion("Think again here (the /landscape API)", open=False):
         gr.Markdown(
             "Thinks the Think tab's prompt with the checkpoint's default settings except the "

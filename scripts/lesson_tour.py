@@ -186,6 +186,7 @@ def links(url: str, query: str, expected: str) -> dict:
             page.on("pageerror", lambda err: errors.append(f"page error: {err}"))
             report = _open_link(page, f"{url}?{query}", expected)
             report |= _bad_link(page, f"{url}?tab=think&prompt=12%2B35%3D&steps=999")
+            report |= _denoise_link(page, f"{url}?tab=denoise&image=denoise-china.png&noise=0.2")
         finally:
             browser.close()
     if errors:
@@ -226,3 +227,19 @@ def _bad_link(page, link: str) -> dict:
     _wait_idle(page)
     assert page.get_by_label("Continuation", exact=True).input_value(), "no run after a bad link"
     return {"bad_link_named": True}
+
+
+def _denoise_link(page, link: str) -> dict:
+    """A ?tab=denoise link opens the Denoise tab on that example; Copy link gives it back."""
+    page.goto(link)
+    page.wait_for_selector("#denoise-copy-link", state="visible", timeout=60_000)
+    _wait_idle(page)
+    page.locator("#denoise-copy-link").click()
+    found = (
+        "() => [...document.querySelectorAll('textarea, input')].find(t => t.value && "
+        "t.value.includes('tab=denoise'))?.value"
+    )
+    page.wait_for_function(found, timeout=10_000)
+    copied = page.evaluate(found)
+    assert "image=denoise-china.png" in copied and "noise=0.2" in copied, copied
+    return {"denoise_link": copied}

@@ -85,3 +85,50 @@ def test_a_page_without_a_link_shows_the_first_example(client):
     assert out[11] == app.think.first_run()["text"]
     link = SimpleNamespace(query_params={"tab": "think"})
     assert permalink.selected_tab(link).selected == "think"
+
+
+def _loader(app, tab: str):
+    """The page-load handler a tab registered (found among the demo's load events)."""
+    from app import tab_links
+
+    for fn in app.demo.fns.values():
+        name = getattr(fn.fn, "__qualname__", "")
+        if fn.fn is not None and name.startswith(f"{tab}_loader"):
+            return fn.fn
+    raise AssertionError(f"no {tab} loader among the page-load events ({tab_links.__name__})")
+
+
+@pytest.mark.slow
+def test_a_landscape_link_shows_the_same_slice_as_the_api(client):
+    c, app = client
+    req = request("/landscape", resolution=9, method="random", seed=2)
+    api = c.predict(**req, api_name="/landscape")
+    out = _loader(app, "landscape")(SimpleNamespace(query_params=dict(
+        parse_qsl(permalink.query("landscape", req)))))  # fmt: skip
+    assert out[2] == api[2]  # the slice summary: same run, same plane
+    assert out[8:] == tuple(req.values())  # the controls show the link's values
+    bad = {"tab": "landscape", "resolution": "5000", "method": "tsne"}
+    out = _loader(app, "landscape")(SimpleNamespace(query_params=bad))
+    assert "resolution must be an integer between 3 and 101, got 5000" in out[2]
+    assert "method must be one of ['pca', 'random'], got 'tsne'" in out[2]
+    assert out[11] == 41 and out[12] == "pca"  # the defaults, and a landscape was drawn
+    assert len(out[0].data[0].z) == 41
+
+
+@pytest.mark.slow
+def test_a_denoise_link_names_an_example_and_reproduces_the_api_run(client):
+    from gradio_client import handle_file
+
+    c, app = client
+    path, _ = app.denoise.examples[1]
+    req = request("/denoise", image=handle_file(path), noise=0.2, steps=2, seed=4)
+    api = c.predict(**req, api_name="/denoise")
+    link = {**req, "image": path.rsplit("/", 1)[-1], "dit_passes": 5}
+    out = _loader(app, "denoise")(SimpleNamespace(query_params=dict(
+        parse_qsl(permalink.query("denoise", link)))))  # fmt: skip
+    assert out[0].split("\n")[0] == api[0].split("\n")[0]  # the EBT summary (PSNR, steps)
+    assert out[11] == path and out[13] == 0.2 and out[17] == 4
+    out = _loader(app, "denoise")(
+        SimpleNamespace(query_params={"tab": "denoise", "image": "/etc/passwd"})
+    )
+    assert "image must be one of" in out[0] and out[11] == app.denoise.examples[0][0]
