@@ -14,6 +14,7 @@ else), one at a time app-wide; it stops after LIMITS["train_seconds"] and keeps 
 
 from __future__ import annotations
 
+import queue
 from types import SimpleNamespace
 
 import gradio as gr
@@ -29,6 +30,7 @@ from app.landscape_points import (
     view_outputs,
 )
 from app.live_training import (
+    CHECK_CONTEXTS,
     SLOT,
     LiveTraining,
     Trained,
@@ -61,7 +63,7 @@ def _check_line(check: dict, task: str) -> str:
     shares = " / ".join(f"{s:.0%}" for s in check["mode_shares"])
     verdict = "✅ meets" if check["passed"] else "❌ misses"
     return (
-        f"**Check on {check.get('contexts', 32)} fresh {task} contexts, 32 candidates each:** "
+        f"**Check on {CHECK_CONTEXTS} fresh {task} contexts, 32 candidates each:** "
         f"{check['near_share']:.0%} of the candidates end within 0.06 of a true mode "
         f"(share per mode {shares}); the chosen candidate lies {check['chosen_distance']:.3f} "
         f"from a mode on average, within 0.06 in {check['chosen_near_share']:.0%} of the "
@@ -129,7 +131,7 @@ class PlaygroundTab:
         while not (job.done and job.updates.empty()):
             try:
                 row, scape = job.updates.get(timeout=WAIT)
-            except Exception:  # queue.Empty: nothing new yet
+            except queue.Empty:  # nothing new yet
                 continue
             rows.append(row)
             last = scape.path.shape[1] - 1

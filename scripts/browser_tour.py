@@ -142,9 +142,16 @@ def points_tab(page, shots: Path) -> dict:
     return {"clicked": clicked, "plots": _plots(page)}
 
 
-def _iteration(page) -> int:
-    found = re.search(r"Iteration (\d+) of", page.locator("#playground-status").inner_text())
-    return int(found.group(1)) if found else 0
+def _iteration(page) -> tuple[int, int]:
+    """(iteration, iterations) of the Playground's status line; (0, 0) before the first."""
+    text = page.locator("#playground-status").inner_text()
+    found = re.search(r"Iteration (\d+) of (\d+)", text)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+def _probe_shot(page, shots: Path, taken: list[int], it: int) -> None:
+    taken.append(it)
+    page.locator("#playground-probe").screenshot(path=str(shots / f"playground-{len(taken)}.png"))
 
 
 def playground_tab(page, shots: Path, timeout: float = 300.0) -> dict:
@@ -155,17 +162,14 @@ def playground_tab(page, shots: Path, timeout: float = 300.0) -> dict:
     start, taken, check = time.perf_counter(), [], page.locator("#playground-check")
     while not check.get_by_text("fresh").count():
         assert time.perf_counter() - start < timeout, "the training did not finish"
-        it = _iteration(page)
-        if (not taken and it > 0) or (len(taken) == 1 and it >= 450):
-            taken.append(it)
-            page.locator("#playground-probe").screenshot(
-                path=str(shots / f"playground-{len(taken)}.png")
-            )
+        it, iters = _iteration(page)
+        if (not taken and it > 0) or (len(taken) == 1 and it >= iters / 2):
+            _probe_shot(page, shots, taken, it)  # the first update; about half way
         page.wait_for_timeout(200)
     seconds = time.perf_counter() - start
     page.wait_for_timeout(500)
-    taken.append(_iteration(page))
-    page.locator("#playground-probe").screenshot(path=str(shots / "playground-3.png"))
+    while len(taken) < 3:  # done (a training stopped early may skip "half way")
+        _probe_shot(page, shots, taken, _iteration(page)[0])
     text = check.inner_text()
     numbers = [float(v) for v in re.findall(r"(\d+(?:\.\d+)?)%", text)]
     chosen = float(re.search(r"lies (\d\.\d+) from a mode", text).group(1))

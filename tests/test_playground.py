@@ -164,3 +164,18 @@ def test_think_before_training_and_bad_think_values_are_refused_by_name(client):
     ]:
         with pytest.raises(gr.Error, match=message):
             tab.think(*{**THINK, **change}.values(), trained)
+
+
+@pytest.mark.slow
+def test_the_landscape_tab_shows_and_descends_on_the_playground_model(client):
+    trained = _run(client[1].playground, iters=3)[-1][-1]
+    points = client[1].points
+    outputs = points.show("your Playground model", "fork", THINK["context"], 4, 6, 0, 21, trained)
+    view = outputs[-1]
+    assert view.source == "your Playground model" and view.scape.energy.shape == (21, 21)
+    assert ebt.think(trained.model, PROBE, view.run.config).tokens[0].energies.tolist() == (
+        view.run.tokens[0].energies.tolist()
+    )  # the visitor's own model thought it
+    index = {"index": [300, 300], "value": None}
+    clicked = points.viewer.click(view, trained, gr.SelectData(None, index))[-1]
+    assert clicked.run.tokens[0].samples == 1 and clicked.start is not None
