@@ -179,3 +179,19 @@ def test_the_landscape_tab_shows_and_descends_on_the_playground_model(client):
     index = {"index": [300, 300], "value": None}
     clicked = points.viewer.click(view, trained, gr.SelectData(None, index))[-1]
     assert clicked.run.tokens[0].samples == 1 and clicked.start is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"steps_min": 3, "steps_max": 2}, r"steps_max \(2\) must be >= steps_min"),
+        ({"iters": 3000, "samples": 16, "steps_max": 8}, "exceeds this server's training budget"),
+        ({"objective": "bogus"}, "objective must be one of"),
+    ],
+)
+def test_bad_recipe_values_through_the_api_name_the_field(client, change, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        client[0].predict(**{**TRAIN, **change}, api_name="/playground_train")
