@@ -225,9 +225,10 @@ class PointLandscape:
         and (if this app has one for the task) the regression baseline's prediction."""
         with user_errors():
             model = self.model_of(checkpoint, trained)
-            task = task if task in TASK_CHOICES else None
+            if task not in TASK_CHOICES:
+                raise ValueError(f"task must be one of {TASK_CHOICES}, got {task!r}")
             config = point_config(model, steps, samples, seed)
-            baseline = self.registry.point_regressor(task) if task else None
+            baseline = self.registry.point_regressor(task)
             view = think_view(
                 model, checkpoint, task, parse_context(context), config, resolution, baseline
             )

@@ -318,6 +318,7 @@ def test_clicking_the_landscape_starts_a_descent_at_the_clicked_point(client, po
         ({"context": "nan, 1"}, "context must be points"),
         ({"checkpoint": "../arith-ebt"}, "checkpoint must be one of the point EBTs"),
         ({"checkpoint": "your Playground model"}, "no Playground model yet"),
+        ({"task": "zigzag"}, "task must be one of"),
         ({"samples": 65}, "samples must be an integer between 1 and 64"),
         ({"resolution": 500}, "resolution must be an integer between 3 and 101"),
     ],
