@@ -13,7 +13,7 @@ setting.
 import streamlit as st
 
 import ebt_core as ebt
-from app import figures
+from app import export, figures
 from app.runtime import baseline_name
 from ebt_core import study
 
@@ -119,8 +119,14 @@ def think_ui() -> None:
     samples = cols[2].number_input("Samples N", 1, 16, 4)
     new_tokens = cols[3].number_input("New characters", 1, 32, 4)
     seed = cols[4].number_input("Seed", 0, 10_000, 0)
+    opened = st.file_uploader(
+        "…or open a run exported from the app (Download JSON, /export_json)", type="json"
+    )
     try:
-        run = think_run(name, prompt, int(steps), int(samples), int(seed), int(new_tokens))
+        if opened is not None:
+            run = export.read_run_json(opened.getvalue())
+        else:
+            run = think_run(name, prompt, int(steps), int(samples), int(seed), int(new_tokens))
     except ValueError as err:
         st.error(str(err))
         return

@@ -20,6 +20,7 @@ import gradio as gr
 
 import ebt_core as ebt
 from app import figures, permalink
+from app.export_tab import Exports
 from app.inputs import (
     LIMITS,
     MAX_SEED,
@@ -204,13 +205,34 @@ class ThinkTab:
         """Generate a continuation by energy descent; returns the text, the token strip and the
         first token's descent (energy curves, top-k, best-of-N table, Transformer++ baseline)."""
         with user_errors():
-            model = self.registry.text_ebt(checkpoint)
-            config = think_config(
-                steps, step_size, langevin, samples, select, tolerance, seed, accept_lower_only
-            )
-            n = int_in("max_new_tokens", max_new_tokens, 1, LIMITS["max_new_tokens"])
-            check_think_work(config, n)
-            return self.run_view(compute(ebt.think, model, prompt, config, max_new_tokens=n))
+            return self.run_view(
+                self.thought(prompt, checkpoint, steps, step_size, langevin, samples, select,
+                             tolerance, seed, max_new_tokens, accept_lower_only)
+            )  # fmt: skip
+
+    def thought(
+        self,
+        prompt,
+        checkpoint,
+        steps,
+        step_size,
+        langevin,
+        samples,
+        select,
+        tolerance,
+        seed,
+        max_new_tokens,
+        accept_lower_only=False,
+    ) -> ebt.ThinkRun:
+        """The run /think shows (its parameters validated; ValueError names a bad one): the
+        exports (app/export_tab.py) think through here too."""  # fmt: skip
+        model = self.registry.text_ebt(checkpoint)
+        config = think_config(
+            steps, step_size, langevin, samples, select, tolerance, seed, accept_lower_only
+        )
+        n = int_in("max_new_tokens", max_new_tokens, 1, LIMITS["max_new_tokens"])
+        check_think_work(config, n)
+        return compute(ebt.think, model, prompt, config, max_new_tokens=n)
 
     def think_example(self, prompt, checkpoint, max_new_tokens):
         """An example click: think it at its checkpoint's default settings, which the knobs
@@ -513,6 +535,7 @@ class ThinkTab:
                 elem_classes="ebt-table",
             )
             w.token_md = gr.Markdown(label="Token summary")
+            w.exports = Exports.build()
         w.run_state = gr.State(None)  # this visitor's run (ThinkRun.to_dict)
         return w
 
@@ -537,6 +560,7 @@ class ThinkTab:
         w.score_btn.click(
             self.score, score_in, score_out, api_name="score", preprocess=False
         ).failure(self.failed_score_view, None, score_out, **private)
+        Exports(self).wire(w.exports, think_in, w.token)
         # .input, not .change: a link or an example sets the checkpoint and its own settings
         w.checkpoint.input(self.settings_for, w.checkpoint, settings, **private)
         w.token.input(self.select_token, replay[:2], [w.timer, *token_out], **private)

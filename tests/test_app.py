@@ -106,9 +106,12 @@ def test_api_names_and_parameters(client):
     api = client[0].view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(api) == {
         "/think", "/score", "/landscape", "/denoise", "/denoise_baseline", "/playground_train",
-        "/playground_think",
+        "/playground_think", "/export_html", "/export_json", "/export_gif",
     }  # fmt: skip
     names = [p["parameter_name"] for p in api["/think"]["parameters"]]
+    for export in ("/export_html", "/export_json"):  # the same parameters as /think
+        assert [p["parameter_name"] for p in api[export]["parameters"]] == names
+    assert [p["parameter_name"] for p in api["/export_gif"]["parameters"]] == [*names, "token"]
     assert names == list(THINK)  # accept_lower_only last, with its default
     defaults = {p["parameter_name"]: p["parameter_default"] for p in api["/think"]["parameters"]}
     assert defaults["steps"] == 4  # the default checkpoint's ThinkConfig, read without loading
