@@ -11,6 +11,7 @@ the baseline right after the EBT, so /denoise stays within the latency budget.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import gradio as gr
 import numpy as np
 
 import ebt_core as ebt
-from app import figures, tab_links
+from app import export, figures, tab_links
 from app.inputs import (
     LIMITS,
     denoise_config,
@@ -90,6 +91,17 @@ def failed_view() -> tuple:
     """Every output of the EBT and DiT sides after a failed /denoise: emptied and marked."""
     reset = gr.Slider(minimum=0, maximum=1, value=0)
     return (STALE.format(what="Denoising"), None, reset, None, "", None, None, "", None, None, "")
+
+
+def frames_gif(record) -> str:
+    """The stored EBT run's frames (noisy start → denoised) as an animated GIF file."""
+    with user_errors():
+        if not record:
+            raise ValueError("there is no denoising run yet: press Denoise first")
+        frames = ebt.DenoiseResult.from_dict(record).frames
+        path = Path(tempfile.mkdtemp(prefix="ebt-export-")) / "denoising.gif"
+        path.write_bytes(export.frames_gif([enlarged(ebt.to_uint8(f)) for f in frames]))
+        return str(path)
 
 
 def failed_dit_view() -> tuple:
@@ -285,6 +297,9 @@ class DenoiseTab:
             demo.load(load, None, [*first_out, *link_in], api_visibility="private")
             with self.link_row:
                 tab_links.copy_link("denoise", link_in)
+                gif_btn = gr.Button("Download GIF of the EBT's frames", size="sm")
+            gif_file = gr.File(label="Frames as a GIF (for a slide)", interactive=False)
+            gif_btn.click(frames_gif, record, gif_file, api_visibility="private")
         o["step"].input(
             self.show_step,
             [record, o["step"]],

@@ -112,3 +112,17 @@ def test_the_lab_reads_an_exported_run_and_names_a_bad_file(run_and_page):
         export.read_run_json(b'{"prompt": "1"}')
     lab = (Path(__file__).resolve().parent.parent / "app/lab.py").read_text(encoding="utf-8")
     assert "export.read_run_json(opened.getvalue())" in lab  # the lab's Think view opens it
+
+
+@pytest.mark.slow
+def test_the_denoise_tab_downloads_its_frames_as_a_gif(client):
+    from app.denoise_tab import frames_gif
+
+    tab = client[1].denoise
+    record = tab.first_view()[8]  # the first example's EBT run (DenoiseResult.to_dict)
+    gif = Image.open(frames_gif(record))
+    assert gif.n_frames == len(ebt.DenoiseResult.from_dict(record).frames)
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="press Denoise"):
+        frames_gif(None)
