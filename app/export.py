@@ -153,3 +153,56 @@ def read_run_json(data: bytes | str) -> ebt.ThinkRun:
         raise ValueError(f"run file must be JSON exported by EBT Explorer: {err}") from err
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"run file is JSON but not an exported run (missing {err})") from err
+
+
+# ---- pages of other runs (the classroom site) -----------------------------------------------
+def figures_html(title: str, text: str, figs: list[go.Figure], body: str = "") -> str:
+    """A self-contained page of static charts (plotly.js inlined) with a paragraph of text and
+    optional extra HTML (images as data URLs): for denoising and point runs."""
+    divs = "".join(f'<div id="fig{i}"></div>' for i in range(len(figs)))
+    plots = "".join(
+        f"Plotly.newPlot('fig{i}', ...(f => [f.data, f.layout])({f.to_json()}));"
+        for i, f in enumerate(figs)
+    ).replace("</", "<\\/")
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f'</title><meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{STYLE}</style><script>{get_plotlyjs()}</script></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>{body}"
+        f'<div class="row">{divs}</div><script>{plots}</script>'
+        "<p><small>Exported by EBT Explorer: works offline, no network needed.</small></p>"
+        "</body></html>"
+    )
+
+
+def _png_url(frame: np.ndarray) -> str:
+    """An (H, W, C) frame in [0, 1] as a PNG data URL."""
+    import base64
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(ebt.to_uint8(frame)).save(out, "PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def denoise_html(title: str, run: ebt.DenoiseResult, dit: ebt.DenoiseResult | None) -> str:
+    """A denoising run as one self-contained page: noisy, EBT and DiT results and the EBT's
+    frames as a GIF (data URLs), energy and PSNR charts."""
+    import base64
+
+    gif = base64.b64encode(frames_gif(list(run.frames))).decode()
+    images = [("noisy", run.frames[0]), ("image EBT", run.frames[-1])]
+    images += [("DiT baseline", dit.result)] if dit is not None else []
+    cells = "".join(
+        f'<figure><img alt="{name}" width="256" style="image-rendering:pixelated" '
+        f'src="{_png_url(frame)}"><figcaption>{name}</figcaption></figure>'
+        for name, frame in images
+    )
+    body = (
+        f'<div class="controls">{cells}<figure><img alt="frames" width="256" '
+        f'style="image-rendering:pixelated" src="data:image/gif;base64,{gif}">'
+        "<figcaption>EBT frames, step by step</figcaption></figure></div>"
+    )
+    charts = [figures.denoise_energy(run, len(run.frames) - 1), figures.denoise_psnr(run, dit)]
+    return figures_html(title, figures.summarize_denoise(run, dit), charts, body)

@@ -55,3 +55,29 @@ def _scrub_and_play(page) -> dict:
         seen.append(page.evaluate(POINTS))
         page.wait_for_timeout(150)
     return report | {"play_points": seen}
+
+
+def open_index_offline(index: Path) -> list[str]:
+    """Open a classroom site's index from file:// offline, follow each link (every page must
+    load from the folder); returns the links in order."""
+    from playwright.sync_api import sync_playwright
+
+    errors, requests = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_context(offline=True).new_page()
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            page.on("request", lambda r: _record(requests, r.url))
+            page.goto(index.resolve().as_uri())
+            hrefs = "as => as.map(a => a.getAttribute('href'))"
+            links = page.eval_on_selector_all("#runs a", hrefs)
+            for i in range(len(links)):
+                page.locator("#runs a").nth(i).click()
+                page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+                page.go_back()
+        finally:
+            browser.close()
+    if errors or requests:
+        raise AssertionError(f"page errors {errors}, network requests {requests}")
+    return links
