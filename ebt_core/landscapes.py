@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .points.model import PointEBT
+from .points.tasks import TASKS
 from .points.think import check_points, default_window, energy_grid
 from .records import ThinkRun
 from .text.model import TextEBT
@@ -131,7 +132,8 @@ def landscape(
     """The energy on a plane through the descent of generated token `token` of `run`.
 
     method: "pca" (default) or "random" for text EBTs; "exact" (the only one) for point EBTs.
-    modes: point EBTs only, (K, 2) true next points to mark and frame.
+    modes: point EBTs only, (K, 2) true next points to mark and frame; None = those of the
+        task in the model's recipe (none if it has no task), [] = none.
     """
     if isinstance(model, PointEBT):
         if run.kind != "points":
@@ -180,6 +182,12 @@ def landscape(
     )
 
 
+def _task_modes(model: PointEBT, context: np.ndarray) -> np.ndarray:
+    """The true next points after `context` of the task the model was trained on, if known."""
+    task = (getattr(model, "recipe", None) or {}).get("task")
+    return TASKS[task].modes(context) if task in TASKS else np.zeros((0, 2))
+
+
 def point_landscape(
     model: PointEBT,
     points,
@@ -195,12 +203,13 @@ def point_landscape(
     Without a run the grid frames the last context point ± the model's start spread (and
     `modes`); `window` ((x_lo, y_lo), (x_hi, y_hi)) fixes it instead (e.g. a probe context
     watched during training). The path arrays are then empty (N = 0) and chosen is -1.
+    modes: as in `landscape` (None = the model's task's modes for this context).
     """
     if not isinstance(model, PointEBT):
         raise ValueError("point_landscape needs a 'points-ebt' checkpoint")
     _check_grid_args(margin, resolution)
     context = check_points("points", points)
-    modes = np.zeros((0, 2)) if modes is None else check_points("modes", modes, 0)
+    modes = _task_modes(model, context) if modes is None else check_points("modes", modes, 0)
     if run is not None:
         record = run.tokens[token]
         path, path_energy, chosen = record.states.astype(np.float64), record.energies, record.chosen

@@ -185,3 +185,12 @@ def test_bad_arguments_named():
         ebt.PointModelConfig(candidate_embedding="rbf")
     with pytest.raises(ValueError, match="start_std"):
         ebt.PointModelConfig(start_std=-1)
+
+
+def test_landscape_marks_the_models_task_modes_by_default():
+    model = tiny_points()
+    assert ebt.point_landscape(model, CONTEXT, 3).modes.shape == (0, 2)  # no recipe, no task
+    model.recipe = {"task": "fork"}
+    scape = ebt.point_landscape(model, CONTEXT, 3)
+    np.testing.assert_allclose(scape.modes, get_task("fork").modes(CONTEXT))
+    assert ebt.point_landscape(model, CONTEXT, 3, modes=[]).modes.shape == (0, 2)

@@ -14,9 +14,10 @@ import torch
 import ebt_core as ebt
 from ebt_core.answer.training import AnswerRecipe
 from ebt_core.image.training import ImageRecipe
+from ebt_core.points.training import PointRecipe
 from ebt_core.recipe import Recipe, lr_at
 from ebt_core.text import training as obj
-from train import common, train_answer, train_image, train_text
+from train import common, train_answer, train_image, train_points, train_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -203,6 +204,8 @@ def test_every_shipped_recipe_parses_and_names_its_checkpoint_kind():
         script = train_image if path.stem.startswith("image") else train_text
         if path.stem.startswith(("sum-", "sudoku-")):  # whole-answer tasks (issue 14)
             script = train_answer
+        if path.stem.startswith("points-"):  # 2-D point models (issue 13)
+            script = train_points
         name, recipe = script.load_recipe(script.parse_args([str(path)]))
         assert name == path.stem and recipe.kind in type(recipe).KINDS
         if (ROOT / "checkpoints" / name).is_dir():  # a shipped checkpoint of the same kind
@@ -219,6 +222,8 @@ def test_every_shipped_checkpoint_saved_recipe_parses():
         cls = ImageRecipe if saved["kind"].startswith("image") else obj.TextRecipe
         if saved.get("task") in ("sum", "sudoku"):  # whole-answer tasks (issue 14)
             cls = AnswerRecipe
+        if saved["kind"].startswith("points-"):  # 2-D point models (issue 13)
+            cls = PointRecipe
         recipe = cls.from_checkpoint(saved)
         assert recipe.kind == saved["kind"] and recipe.iters == saved["iters"]
         assert list(recipe.eval_steps) == saved["eval_steps"]

@@ -37,21 +37,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def load_recipe(args: argparse.Namespace) -> PointRecipe:
+def load_recipe(args: argparse.Namespace) -> tuple[str, PointRecipe]:
+    """(name, recipe): the recipe file (its stem names the checkpoint) with --iters/--seed.
+    Errors name the file."""
     path = Path(args.recipe)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         overrides = {"iters": args.iters, "seed": args.seed}
-        return PointRecipe.from_dict({**data, **{k: v for k, v in overrides.items() if v}})
+        data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+        return path.stem, PointRecipe.from_dict(data)
     except (OSError, ValueError) as err:
-        raise SystemExit(f"recipe {path}: {err}") from err
+        raise ValueError(f"recipe {path}: {err}") from err
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    recipe = load_recipe(args)
-    out = Path(args.out) if args.out else ROOT / "checkpoints" / Path(args.recipe).stem
+    try:
+        name, recipe = load_recipe(args)
+    except ValueError as err:
+        raise SystemExit(str(err)) from err
+    out = Path(args.out) if args.out else ROOT / "checkpoints" / name
     log = lambda row, model: print(json.dumps(row), flush=True)  # noqa: E731
     result = train_points(recipe, progress=log)
     # the done-when numbers on validation contexts (the test split is kept for the report)

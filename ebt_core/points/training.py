@@ -19,18 +19,18 @@ All of them run the candidates through `descent.descend` (dsm only evaluates ∇
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from ..config import ThinkConfig, _check_float, _check_int
 from ..descent import DescentPolicy, autograd_energy_and_grad, descend, jittered_step_size
+from ..recipe import Recipe, lr_at
 from .model import PointEBT, PointModelConfig, PointRegressor
 from .tasks import get_task
 
@@ -39,7 +39,7 @@ KINDS = ("points-ebt", "points-regressor")
 
 
 @dataclass(frozen=True)
-class PointRecipe:
+class PointRecipe(Recipe):
     """How a point model is trained (saved in the checkpoint's config as `recipe`).
 
     task: the task's sequences (tasks.py), `length` points each, `batch` per iteration.
@@ -52,6 +52,8 @@ class PointRecipe:
     restarts from the final states of earlier batches (replay buffer of `replay_size`).
     final_only: loss on the final step only (System 2) vs the mean over steps.
     detach: cut the graph between steps. dsm_scales: σ's of "dsm".
+    The shared fields (optimiser, schedule, steps, α jitter, Langevin, detach) are `Recipe`'s;
+    the defaults here are the shipped points-ebt recipe's.
     wta_relax: "wta" also pulls the losing candidates with this total weight (relaxed
     winner-takes-all: no start is left untrained; small, or it pulls toward the midpoint).
     contrastive: weight of a contrastive term added to "wta"/"final": E(target) − E(final
@@ -59,29 +61,24 @@ class PointRecipe:
     basins fill in and the lowest final energy picks a real mode), with energy_reg·E² on both.
     """
 
-    task: str = "fork"
+    KINDS: ClassVar[tuple[str, ...]] = KINDS
+
     kind: str = "points-ebt"
-    model: dict = field(default_factory=dict)
+    batch: int = 16
+    lr: float = 1e-2
+    weight_decay: float = 0.0
+    steps_max: int = 3
+    alpha_jitter: float = 2.0
+    detach: bool = False
+    eval_steps: tuple = (1, 2, 4, 8)
+    task: str = "fork"
     think: dict = field(default_factory=lambda: {"steps": 8, "samples": 32})
     objective: str = "wta"
     length: int = 6
-    batch: int = 16
-    iters: int = 1000
-    lr: float = 1e-2
-    min_lr_ratio: float = 0.1
-    warmup: int = 50
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    alpha_lr_mult: float = 3.0
     samples: int = 8
-    steps_min: int = 1
-    steps_max: int = 3
-    alpha_jitter: float = 2.0
-    langevin: float = 0.0
     replay: float = 0.0
     replay_size: int = 256
     final_only: bool = True
-    detach: bool = False
     start_std: float = 0.3
     dsm_scales: tuple = (0.03, 0.1, 0.3)
     wta_relax: float = 0.1
@@ -91,6 +88,7 @@ class PointRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         get_task(self.task)
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
@@ -131,7 +129,7 @@ class PointRecipe:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["dsm_scales"] = list(self.dsm_scales)
+        data["dsm_scales"], data["eval_steps"] = list(self.dsm_scales), list(self.eval_steps)
         return data
 
     @classmethod
@@ -144,21 +142,13 @@ class PointRecipe:
         if unknown:
             raise ValueError(f"unknown recipe key(s) {unknown}; allowed: {allowed}")
         values = dict(data)
-        if isinstance(values.get("dsm_scales"), list):
-            values["dsm_scales"] = tuple(values["dsm_scales"])
+        for key in ("dsm_scales", "eval_steps"):  # JSON has lists only
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
         try:
             return cls(**values)
         except TypeError as err:
             raise ValueError(str(err)) from err
-
-
-def lr_at(it: int, recipe: PointRecipe) -> float:
-    """Linear warm-up, then cosine to lr × min_lr_ratio."""
-    if it < recipe.warmup:
-        return recipe.lr * (it + 1) / recipe.warmup
-    progress = min(1.0, (it - recipe.warmup) / max(1, recipe.iters - recipe.warmup))
-    floor = recipe.lr * recipe.min_lr_ratio
-    return floor + 0.5 * (recipe.lr - floor) * (1 + math.cos(math.pi * progress))
 
 
 class ReplayBuffer:
