@@ -128,6 +128,14 @@ def test_training_levels_are_per_crop_within_the_range():
         ImageRecipe(kind="image-ebt", train_level=0.2, train_level_min=0.3)
 
 
+def test_log_uniform_levels_give_low_noise_as_much_room_as_high():
+    """Levels 0.01–0.5 log-uniform: [0.01, 0.07] (×7) and [0.07, 0.5] (×7) get half each."""
+    recipe = ImageRecipe(kind="image-ebt", train_level=0.5, train_level_min=0.01, log_levels=True)
+    t = training_timesteps(recipe, 20000, 1000, torch.Generator().manual_seed(0))
+    assert int(t.min()) == 9 and int(t.max()) == 499
+    assert float((t < 70).float().mean()) == pytest.approx(0.5, abs=0.02)
+
+
 def test_relative_loss_counts_every_level_alike():
     """Same crops, same noise: weighting by 1/(1−ᾱ) raises the loss (every weight > 1)."""
     model = overlapping("image-ebt").train()
@@ -153,3 +161,17 @@ def test_the_final_state_is_scored_without_a_backward_pass_and_the_same_energy()
     for (a_state, a_energy), (b_state, b_energy) in zip(fast, full):
         torch.testing.assert_close(a_state, b_state)
         torch.testing.assert_close(a_energy, b_energy)
+
+
+def test_init_from_fine_tunes_every_weight_of_the_same_architecture(tmp_path):
+    from train.train_image import warm_start
+
+    source = overlapping("image-ebt", seed=1)
+    ebt.save(source, tmp_path / "base")
+    model = overlapping("image-ebt", seed=2)
+    warm_start(model, str(tmp_path / "base"))
+    for (name, a), b in zip(model.state_dict().items(), source.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    other = ebt.ImageEBT(ebt.ImageModelConfig(**TINY))  # plain patches: another architecture
+    with pytest.raises(ValueError, match="init_from"):
+        warm_start(other, str(tmp_path / "base"))

@@ -46,6 +46,17 @@ def build(recipe: iobj.ImageRecipe, device: torch.device):
     return model, common.make_optimizer(model, recipe)
 
 
+def warm_start(model, source: str) -> None:
+    """Fine-tune: start from every weight of a checkpoint of the same kind and architecture."""
+    base = ebt.load(source)
+    if type(base) is not type(model) or base.config != model.config:
+        raise ValueError(
+            f"init_from {source!r} must be a {model.config.kind} checkpoint with this recipe's "
+            "architecture"
+        )
+    model.load_state_dict(base.state_dict())
+
+
 def evaluate(model, corpus, recipe: iobj.ImageRecipe, device) -> dict:
     model.eval()
     clean, grey = corpus.eval_batch(recipe.eval_batch)
@@ -71,6 +82,8 @@ def train(argv=None) -> Path:
     out = common.checkpoint_dir(args, name)
     torch.manual_seed(recipe.seed)  # same init on every rank
     model, optimizer = build(recipe, device)
+    if recipe.init_from:
+        warm_start(model, recipe.init_from)
     corpus = get_image_corpus(model.config.crop)
     start_it, metrics, saved = common.resume_or_start(args, out, model, optimizer)
     gen = data_generator(recipe, rank, saved)

@@ -11,6 +11,7 @@ noise, with t drawn uniformly from the low-noise part of the schedule (levels �
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -36,6 +37,8 @@ class ImageRecipe(Recipe):
     alpha_lr_mult: float = 1000.0  # α lives in the thousands: let Adam move it ~1 per step
     train_level: float = ID_LEVEL  # EBT: the level of every training input; DiT: the top level
     train_level_min: float = 0.0  # EBT: > 0 = per-crop levels, uniform in [this, train_level]
+    log_levels: bool = False  # EBT: per-crop levels log-uniform instead (as many low as high)
+    init_from: str = ""  # a checkpoint of the same kind and architecture to fine-tune
     relative_loss: bool = False  # EBT: each crop's loss ÷ its noise variance 1 − ᾱ
     eval_passes: int = 5  # DiT: DDIM passes of the held-out evaluation
 
@@ -54,12 +57,16 @@ class ImageRecipe(Recipe):
 
 def training_timesteps(recipe: ImageRecipe, batch: int, timesteps: int, gen) -> torch.Tensor:
     """The EBT's input levels as timesteps (B,): all at train_level, or (train_level_min > 0)
-    uniform per crop in [t(train_level_min), t(train_level)]."""
+    per crop in [t(train_level_min), t(train_level)], uniform or (log_levels) log-uniform."""
     t_max = level_to_timestep(recipe.train_level, timesteps)
     if recipe.train_level_min <= 0:
         return torch.full((batch,), t_max, dtype=torch.long)
     t_min = level_to_timestep(recipe.train_level_min, timesteps)
-    return torch.randint(t_min, t_max + 1, (batch,), generator=gen)
+    if not recipe.log_levels:
+        return torch.randint(t_min, t_max + 1, (batch,), generator=gen)
+    lo, hi = math.log(t_min + 1), math.log(t_max + 1)  # t + 1 = timesteps · level
+    u = torch.rand(batch, generator=gen)
+    return (torch.exp(lo + u * (hi - lo)).round() - 1).long().clamp(t_min, t_max)
 
 
 def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
