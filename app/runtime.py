@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ebt_core as ebt
+from app import gpu
 
 # Model work runs on these two threads only. Gradio serves events from a growing pool of worker
 # threads, and each new thread that runs torch gets its own per-thread state and malloc arena:
@@ -46,9 +47,10 @@ def submit(fn, *args, **kwargs) -> Future:
 
 
 def compute(fn, *args, **kwargs):
-    """Run `fn(*args, **kwargs)` on a model-work thread and wait for it (exceptions propagate)."""
+    """Run `fn(*args, **kwargs)` on a model-work thread and wait for it (exceptions propagate);
+    through `gpu.run`, the one entry point that a ZeroGPU Space decorates with `@spaces.GPU`."""
     try:
-        return COMPUTE.submit(fn, *args, **kwargs).result()
+        return COMPUTE.submit(gpu.run, fn, *args, **kwargs).result()
     finally:
         _trim()
 
