@@ -136,12 +136,7 @@ def landscape(
         task in the model's recipe (none if it has no task), [] = none.
     """
     if isinstance(model, PointEBT):
-        if run.kind != "points":
-            raise ValueError("the run was not made by a point EBT")
-        if method not in (None, *POINT_METHODS):
-            raise ValueError(f"method must be one of {POINT_METHODS} for points, got {method!r}")
-        _ensure_token(run, token)
-        return point_landscape(model, run.context(token), resolution, margin, modes, run, token)
+        return _point_run_landscape(model, run, token, resolution, method, margin, modes)
     method = "pca" if method is None else method
     if not isinstance(model, TextEBT):
         raise ValueError("landscape needs a text EBT checkpoint (kind 'text-ebt')")
@@ -182,6 +177,32 @@ def landscape(
     )
 
 
+def _point_run_landscape(model, run, token, resolution, method, margin, modes) -> Landscape:
+    if run.kind != "points":
+        raise ValueError("the run was not made by a point EBT")
+    if method not in (None, *POINT_METHODS):
+        raise ValueError(f"method must be one of {POINT_METHODS} for points, got {method!r}")
+    _ensure_token(run, token)
+    return point_landscape(model, run.context(token), resolution, margin, modes, run, token)
+
+
+def _paths(run: ThinkRun | None, token: int):
+    """Every candidate's states (N, S+1, 2), their energies and the chosen index; N = 0 and
+    chosen = -1 without a run."""
+    if run is None:
+        return np.zeros((0, 1, 2)), np.zeros((0, 1), np.float32), -1
+    record = run.tokens[token]
+    return record.states.astype(np.float64), record.energies, record.chosen
+
+
+def _check_window(window) -> np.ndarray:
+    """((x_lo, y_lo), (x_hi, y_hi)) → array (2, 2); ValueError naming `window` otherwise."""
+    arr = check_points("window", window, 2)
+    if arr.shape != (2, 2) or not (arr[0] < arr[1]).all():
+        raise ValueError(f"window must be ((x_lo, y_lo), (x_hi, y_hi)) with lo < hi, got {window}")
+    return arr.astype(np.float64)
+
+
 def _task_modes(model: PointEBT, context: np.ndarray) -> np.ndarray:
     """The true next points after `context` of the task the model was trained on, if known."""
     task = (getattr(model, "recipe", None) or {}).get("task")
@@ -210,16 +231,12 @@ def point_landscape(
     _check_grid_args(margin, resolution)
     context = check_points("points", points)
     modes = _task_modes(model, context) if modes is None else check_points("modes", modes, 0)
-    if run is not None:
-        record = run.tokens[token]
-        path, path_energy, chosen = record.states.astype(np.float64), record.energies, record.chosen
-    else:
-        path, path_energy, chosen = np.zeros((0, 1, 2)), np.zeros((0, 1), np.float32), -1
+    path, path_energy, chosen = _paths(run, token)
     if window is None:
         spread = 2 * model.config.start_std * np.array([[-1.0, -1.0], [1.0, 1.0]])
         frame = path.reshape(-1, 2) if len(path) else context[-1] + spread
         window = default_window(frame, modes, margin)
-    (x_lo, y_lo), (x_hi, y_hi) = window
+    (x_lo, y_lo), (x_hi, y_hi) = _check_window(window)
     a, b = np.linspace(x_lo, x_hi, resolution), np.linspace(y_lo, y_hi, resolution)
     flat = path.reshape(-1, 2)
     centered = flat - flat.mean(axis=0) if len(flat) else flat

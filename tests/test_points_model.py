@@ -125,6 +125,10 @@ def test_point_landscape_without_run_fixed_window():
     np.testing.assert_allclose(scape.a, np.linspace(0, 2, 5))
     np.testing.assert_allclose(scape.b, np.linspace(-1, 1, 5))
     assert scape.path.shape[0] == 0 and scape.chosen == -1
+    with pytest.raises(ValueError, match="window"):
+        ebt.point_landscape(model, CONTEXT, 5, window=((1, 0), (0, 1)))
+    with pytest.raises(ValueError, match="window"):
+        ebt.point_landscape(model, CONTEXT, 5, window=((0, 0), (1, float("nan"))))
 
 
 def test_save_load_identical(tmp_path):

@@ -1,20 +1,14 @@
-"""Training of point models: the recipe (every lever validated), the objectives, and
-`train_points`, a loop usable in-process (progress callback, stop flag).
+"""Training of point models: the recipe (every lever validated) and `train_points`, a loop
+usable in-process (progress callback, stop flag). The objectives live in objectives.py.
 
     result = train_points(PointRecipe(task="fork"), progress=print_row, should_stop=lambda: False)
     result.model, result.metrics, result.stopped
 
-Objectives of the point EBT (the lever, `objective`):
-- "final": the paper's optimisation-based recipe: unroll the descent from N starts, loss =
-  squared distance of every descent's final candidate to the target (averaged over steps
-  unless `final_only`). At a fork the start does not know the branch, so every descent is
-  pulled to the average of the branches: one basin at the midpoint.
-- "wta": winner-takes-all over the N descents: only the candidate that ended nearest the target
-  is penalised, so different starts can specialise on different branches: one basin per mode.
-- "dsm": denoising score matching at several noise scales σ (no unroll): ∇E at target + σε is
-  trained to point back to the data: ∇E(y + σε) ≈ ε/σ, weighted so every σ counts the same,
-  loss ‖σ²∇E − σε‖²/σ².
-All of them run the candidates through `descent.descend` (dsm only evaluates ∇E, 0 steps).
+The objective is a lever (`objective`): "final" is the paper's recipe (loss between every
+descent's final candidate and the target); at a fork the start does not know the branch, so
+every descent is pulled to the average of the branches: one basin at the midpoint. "wta"
+(winner-takes-all over N descents: only the one that ended nearest is penalised) lets starts
+specialise on branches: one basin per mode. "dsm" is denoising score matching.
 """
 
 from __future__ import annotations
@@ -29,8 +23,8 @@ import numpy as np
 import torch
 
 from ..config import ThinkConfig, _check_float, _check_int
-from ..descent import DescentPolicy, autograd_energy_and_grad, descend, jittered_step_size
 from ..recipe import Recipe, lr_at
+from . import objectives
 from .model import PointEBT, PointModelConfig, PointRegressor
 from .tasks import get_task
 
@@ -151,113 +145,6 @@ class PointRecipe(Recipe):
             raise ValueError(str(err)) from err
 
 
-class ReplayBuffer:
-    """FIFO of recent (sequence (L, 2), final states (N·(L−1), 2)): restarts = longer chains."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: list[tuple[torch.Tensor, torch.Tensor]] = []
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def add(self, points: torch.Tensor, states: torch.Tensor) -> None:
-        self.items.extend(zip(points, states.detach()))
-        del self.items[: -self.size]
-
-    def sample(self, rng: random.Random, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        picks = [self.items[rng.randrange(len(self.items))] for _ in range(n)]
-        return torch.stack([p[0] for p in picks]), torch.stack([p[1] for p in picks])
-
-
-def unroll(model: PointEBT, cache, start: torch.Tensor, steps: int, alpha, recipe, gen):
-    """Descend candidates start (B, N·T, 2) (candidate j follows point j mod T) for `steps`
-    steps through `descend`, keeping the graph. Returns the states after each step."""
-    T = cache.length
-    real_index = torch.arange(T).repeat(start.shape[1] // T)  # (N·T,)
-    energy_fn = lambda y, step: model.energy(cache, y, real_index)  # noqa: E731
-    policy = DescentPolicy(
-        steps,
-        alpha,
-        recipe.langevin,
-        evaluate_final=False,
-        detach=recipe.detach,
-        create_graph=True,
-        generator=gen,
-    )
-    trace = descend(start, autograd_energy_and_grad(energy_fn, create_graph=True), policy)
-    return [s.next_state for s in trace]
-
-
-def descent_loss(model: PointEBT, points, recipe: PointRecipe, rng, gen, replay):
-    """ "wta" or "final" loss on sequences points (B, L, 2). Returns (loss, stats)."""
-    B, T, N = points.shape[0], points.shape[1] - 1, recipe.samples
-    anchors = points[:, :-1].repeat(1, N, 1)  # (B, N·T, 2): candidate j follows point j mod T
-    start = anchors + recipe.start_std * torch.randn(anchors.shape, generator=gen)
-    n_replay = int(B * recipe.replay) if replay is not None and len(replay) >= B else 0
-    if n_replay:  # these sequences continue from where an earlier descent ended
-        r_points, r_states = replay.sample(rng, n_replay)
-        points = torch.cat([points[: B - n_replay], r_points])
-        start = torch.cat([start[: B - n_replay], r_states])
-    cache = model.prefix(points[:, :-1])
-    steps = rng.randint(recipe.steps_min, recipe.steps_max)
-    alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (B, N * T, 1), gen)
-    states = unroll(model, cache, start, steps, alpha, recipe, gen)
-    target = points[:, 1:].unsqueeze(1)  # (B, 1, T, 2)
-    dists = [((s.view(B, N, T, 2) - target) ** 2).sum(-1) for s in states]  # each (B, N, T)
-    if recipe.objective == "wta":  # the candidate nearest the target at the end is penalised
-        winner = dists[-1].detach().argmin(dim=1, keepdim=True)  # (B, 1, T)
-        weight = torch.full_like(dists[-1], recipe.wta_relax / max(1, N - 1))
-        weight.scatter_(1, winner, 1.0)  # (B, N, T): 1 for the winner, relax/(N−1) otherwise
-        dists = [(d * weight).sum(1) for d in dists]
-    loss = dists[-1].mean() if recipe.final_only else torch.stack(dists).mean()
-    if recipe.contrastive > 0:
-        loss = loss + recipe.contrastive * contrastive_term(
-            model, cache, states[-1], points, recipe
-        )
-    if replay is not None and recipe.replay > 0:
-        replay.add(points, states[-1])
-    final = dists[-1].detach()
-    stats = {"loss": float(loss.detach()), "distance": float(final.sqrt().mean()), "steps": steps}
-    stats["per_position"] = final.sqrt().mean(dim=(0, 1)).tolist()
-    return loss, stats
-
-
-def contrastive_term(model: PointEBT, cache, final: torch.Tensor, points, recipe) -> torch.Tensor:
-    """E(target) − E(descents' end points, detached) + energy_reg·(E² of both), averaged."""
-    T = points.shape[1] - 1
-    candidates = torch.cat([points[:, 1:], final.detach()], dim=1)  # (B, T + N·T, 2)
-    real_index = torch.arange(T).repeat(1 + final.shape[1] // T)
-    energies = model.energy(cache, candidates, real_index)  # (B, T + N·T)
-    positive, negative = energies[:, :T], energies[:, T:]
-    gap = positive.mean() - negative.mean()
-    return gap + recipe.energy_reg * (energies**2).mean()
-
-
-def dsm_loss(model: PointEBT, points, recipe: PointRecipe, gen):
-    """Denoising score matching at every σ of `dsm_scales`: ‖σ²∇E(y + σε) − σε‖², averaged."""
-    T = points.shape[1] - 1
-    cache = model.prefix(points[:, :-1])
-    target = points[:, 1:]  # (B, T, 2)
-    index = torch.arange(T)
-    energy_fn = lambda y, step: model.energy(cache, y, index)  # noqa: E731
-    losses = []
-    for sigma in recipe.dsm_scales:
-        noise = sigma * torch.randn(target.shape, generator=gen)
-        policy = DescentPolicy(0, 0.0, create_graph=True)  # evaluate ∇E only
-        (step,) = descend(
-            target + noise, autograd_energy_and_grad(energy_fn, create_graph=True), policy
-        )
-        losses.append(((sigma**2 * step.grad - noise) ** 2).sum(-1).mean() / sigma**2)
-    loss = torch.stack(losses).mean()
-    return loss, {"loss": float(loss.detach())}
-
-
-def regression_loss(model: PointRegressor, points):
-    loss = ((model(points[:, :-1]) - points[:, 1:]) ** 2).sum(-1).mean()
-    return loss, {"loss": float(loss.detach())}
-
-
 @dataclass
 class TrainResult:
     """What `train_points` returns: the trained model (eval mode, recipe and think defaults
@@ -291,14 +178,6 @@ def make_optimizer(model: torch.nn.Module, recipe: PointRecipe) -> torch.optim.A
     )
 
 
-def _loss(model, points, recipe, rng, gen, replay):
-    if recipe.kind == "points-regressor":
-        return regression_loss(model, points)
-    if recipe.objective == "dsm":
-        return dsm_loss(model, points, recipe, gen)
-    return descent_loss(model, points, recipe, rng, gen, replay)
-
-
 def train_points(
     recipe: PointRecipe,
     progress: ProgressFn | None = None,
@@ -318,14 +197,14 @@ def train_points(
     opt = make_optimizer(model, recipe)
     rng, gen = random.Random(recipe.seed), torch.Generator().manual_seed(recipe.seed)
     data_rng = np.random.default_rng(recipe.seed)  # measures draw from other seeds
-    replay = ReplayBuffer(recipe.replay_size) if recipe.replay > 0 else None
+    replay = objectives.ReplayBuffer(recipe.replay_size) if recipe.replay > 0 else None
     metrics, losses, begin, stopped = [], [], time.perf_counter(), False
     for it in range(recipe.iters):
         # 1. a fresh batch of sequences from the task (in distribution)
         points = torch.from_numpy(task.sample(data_rng, recipe.batch, recipe.length))
         # 2. loss, backward, clip, step at the scheduled learning rate
         model.train()
-        loss, _ = _loss(model, points, recipe, rng, gen, replay)
+        loss, _ = objectives.loss(model, points, recipe, rng, gen, replay)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
@@ -337,21 +216,25 @@ def train_points(
         # 3. log every eval_every iterations and at the end; poll the stop flag
         stopped = bool(should_stop and should_stop())
         if (it + 1) % recipe.eval_every == 0 or it + 1 == recipe.iters or stopped:
-            model.eval()
-            row = {
-                "iter": it + 1,
-                "loss": float(np.mean(losses[-recipe.eval_every :])),
-                "lr": lr,
-                "step_size": float(model.alpha) if hasattr(model, "alpha") else None,
-                "seconds": round(time.perf_counter() - begin, 2),
-                **(evaluate(model) if evaluate else {}),
-            }
+            row = _row(model.eval(), it, losses[-recipe.eval_every :], lr, begin, evaluate)
             metrics.append(row)
             if progress:
                 progress(row, model)
         if stopped:
             break
     return TrainResult(model.eval(), metrics, stopped, time.perf_counter() - begin)
+
+
+def _row(model, it: int, losses: list[float], lr: float, begin: float, evaluate) -> dict:
+    """One metrics row: iteration, mean training loss since the last row, lr, α, seconds."""
+    return {
+        "iter": it + 1,
+        "loss": float(np.mean(losses)),
+        "lr": lr,
+        "step_size": float(model.alpha) if hasattr(model, "alpha") else None,
+        "seconds": round(time.perf_counter() - begin, 2),
+        **(evaluate(model) if evaluate else {}),
+    }
 
 
 def _attach(model: torch.nn.Module, recipe: PointRecipe) -> torch.nn.Module:
