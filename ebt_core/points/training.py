@@ -82,7 +82,6 @@ class PointRecipe(Recipe):
     seed: int = 0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         get_task(self.task)
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
@@ -115,6 +114,7 @@ class PointRecipe(Recipe):
             _check_float("dsm_scales", s, 0.0, 10.0, lo_open=True)
         self.model_config()  # architecture errors name their field now, not mid-training
         ThinkConfig.from_dict(self.think)
+        super().__post_init__()  # the shared fields (eval_batch, eval_steps), after ours
 
     def model_config(self) -> PointModelConfig:
         return PointModelConfig.from_dict(
