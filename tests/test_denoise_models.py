@@ -175,3 +175,39 @@ def test_init_from_fine_tunes_every_weight_of_the_same_architecture(tmp_path):
     other = ebt.ImageEBT(ebt.ImageModelConfig(**TINY))  # plain patches: another architecture
     with pytest.raises(ValueError, match="init_from"):
         warm_start(other, str(tmp_path / "base"))
+
+
+def test_windowed_kernels_fade_out_and_their_tents_sum_to_one():
+    """patch 4, overlap 2: 8-pixel tents at stride 4 add up to 1 everywhere, so a token whose
+    un-embedding is the same everywhere paints a smooth ramp to its neighbours, not a block."""
+    from ebt_core.image.model import kernel_window
+
+    config = ebt.ImageModelConfig(overlap=2, window=True)
+    tent = kernel_window(config)[0] / kernel_window(config)[0].max() * 0.875  # (8,)
+    torch.testing.assert_close(tent[:4] + tent[4:], torch.ones(4))
+    assert float(tent[0]) == pytest.approx(0.125)
+    assert bool((kernel_window(ebt.ImageModelConfig(overlap=2)) == 1).all())  # no window
+    with pytest.raises(ValueError, match="window needs overlap"):
+        ebt.ImageModelConfig(window=True)
+    dit = ebt.ImageDiT(ebt.ImageModelConfig(**{**TINY, "kind": "image-dit", "overlap": 2,
+                                                "window": True}))  # fmt: skip
+    with torch.no_grad():
+        dit.noise_head.weight.fill_(1.0)  # every token paints ones over its 8×8 window
+        dit.noise_head.bias.zero_()
+    features = torch.ones(1, 16, 32)  # (B, N, D)
+    painted = dit.to_pixels(dit.noise_head, features)[0, 0]  # (16, 16)
+    inner = painted[2:-2, 2:-2]  # away from the zero-padded border
+    torch.testing.assert_close(inner, torch.full_like(inner, 32.0))  # constant: no blocks
+
+
+def test_residual_energy_is_half_the_squared_residual_per_patch():
+    config = ebt.ImageModelConfig(**{**TINY, "overlap": 2, "window": True, "energy": "residual"})
+    model = ebt.ImageEBT(config).eval()
+    x = torch.rand(3, 3, 16, 16) * 2 - 1
+    features = model.features(x, model.cond.expand(3, -1))
+    residual = model.to_pixels(model.energy_head, features)  # (3, 3, 16, 16)
+    expected = 0.5 * residual.square().sum(dim=(1, 2, 3)) / config.n_patches  # mean over patches
+    torch.testing.assert_close(model.energy(x), expected)
+    assert bool((model.patch_energies(x) >= 0).all())
+    with pytest.raises(ValueError, match="energy must be one of"):
+        ebt.ImageModelConfig(energy="quadratic")

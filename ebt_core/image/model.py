@@ -27,6 +27,7 @@ from ..config import _check_float, _check_int, _JsonConfig, check_backbone
 from ..layers import LearnedStepSize, SwiGLU
 
 IMAGE_KINDS = ("image-ebt", "image-dit")
+ENERGY_HEADS = ("linear", "residual")
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,17 @@ class ImageModelConfig(_JsonConfig):
 
     crop: side of the square images the model sees (the tile size of `denoise`).
     patch: side of one patch; crop must be a multiple of it.
+    energy: the EBT's head. "linear": a bias-free Linear(D→1) per patch (reference §4).
+        "residual": the head un-embeds to pixels like the DiT's noise head, giving a residual
+        r(x) (what the model would remove), and a patch's energy is ½‖r‖² over its pixels: E ≥ 0,
+        0 where nothing is left to remove, and ∇E ≈ r near the image manifold. Unused by the DiT.
     overlap: pixels by which each patch's embedding (and the DiT's un-embedding) reaches into
         its neighbours on every side: a (patch + 2·overlap)² convolution with stride `patch`.
         0 = the plain per-patch linear map, whose outputs (and the EBT's ∇E) jump at every
         patch edge: a block mosaic. Overlapping patches blend across the edges.
+    window: multiply those overlapping kernels by a fixed separable tent that falls to ~0 at
+        their borders (with overlap = patch/2 the tents of neighbouring patches sum to 1), so a
+        patch's contribution fades out instead of stopping at an edge: no block steps.
     step_size: initial α of the EBT's descent, in [-1, 1] image units; learnable if
         `learn_step_size`. Unused by the DiT.
     timesteps, beta_start, beta_end: the linear diffusion schedule that defines noise levels
@@ -46,9 +54,11 @@ class ImageModelConfig(_JsonConfig):
     """
 
     kind: str = "image-ebt"
+    energy: str = "linear"
     crop: int = 32
     patch: int = 4
     overlap: int = 0
+    window: bool = False
     channels: int = 3
     n_layer: int = 4
     n_head: int = 4
@@ -68,6 +78,10 @@ class ImageModelConfig(_JsonConfig):
         if self.crop % self.patch:
             raise ValueError(f"crop ({self.crop}) must be a multiple of patch ({self.patch})")
         _check_int("overlap", self.overlap, 0, self.patch)
+        if self.window and not self.overlap:
+            raise ValueError("window needs overlap > 0 (it shapes the overlapping kernels)")
+        if self.energy not in ENERGY_HEADS:
+            raise ValueError(f"energy must be one of {ENERGY_HEADS}, got {self.energy!r}")
         if self.channels not in (1, 3) or isinstance(self.channels, bool):
             raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
         check_backbone(self.n_layer, self.n_head, self.d_model, self.mlp_ratio)
@@ -98,6 +112,17 @@ def noise_schedule(config: ImageModelConfig) -> torch.Tensor:
         config.beta_start, config.beta_end, config.timesteps, dtype=torch.float64
     )
     return torch.cumprod(1.0 - betas, dim=0)
+
+
+def kernel_window(config: ImageModelConfig) -> torch.Tensor:
+    """(k, k) with k = patch + 2·overlap: a separable tent, (min(i, k−1−i) + ½)/(k/2) per axis,
+    when `config.window`, else ones (the kernels as learned)."""
+    k = config.patch + 2 * config.overlap
+    if not config.window:
+        return torch.ones(k, k)
+    i = torch.arange(k, dtype=torch.float32)
+    tent = (torch.minimum(i, k - 1 - i) + 0.5) / (k / 2)  # (k,)
+    return tent[:, None] * tent[None, :]
 
 
 def level_to_timestep(level: float, timesteps: int) -> int:
@@ -169,6 +194,8 @@ class _PatchBackbone(nn.Module):
             AdaLNBlock(D, config.n_head, config.d_hidden) for _ in range(config.n_layer)
         )
         self.final_ada = nn.Linear(D, 2 * D)
+        # the fixed tent over the overlapping kernels (window=True), else ones
+        self.register_buffer("kernel_window", kernel_window(config), persistent=False)
         # ᾱ_t (timesteps,): defines the noise levels of both kinds; rebuilt from the config
         self.register_buffer("alphas_cumprod", noise_schedule(config).float(), persistent=False)
 
@@ -210,7 +237,29 @@ class _PatchBackbone(nn.Module):
         if isinstance(self.patch_embed, nn.Linear):
             return self.patch_embed(self.patchify(images))
         self._check_shape(images)
-        return self.patch_embed(images).flatten(2).transpose(1, 2)  # (B, D, g, g) → (B, N, D)
+        conv, c = self.patch_embed, self.config
+        weight = conv.weight * self.kernel_window  # (D, C, k, k)
+        grid = F.conv2d(images, weight, conv.bias, stride=c.patch, padding=c.overlap)
+        return grid.flatten(2).transpose(1, 2)  # (B, D, g, g) → (B, N, D)
+
+    def pixel_head(self) -> nn.Module:
+        """A head from patch features to pixels: the transpose of the overlapping embedding
+        (neighbouring patches blend), or a per-patch Linear(D → C·p²) without overlap."""
+        c = self.config
+        p, o = c.patch, c.overlap
+        if o:
+            return nn.ConvTranspose2d(c.d_model, c.channels, p + 2 * o, p, padding=o)
+        return nn.Linear(c.d_model, c.patch_dim)
+
+    def to_pixels(self, head: nn.Module, features: torch.Tensor) -> torch.Tensor:
+        """features (B, N, D) through a `pixel_head` → (B, C, crop, crop)."""
+        if isinstance(head, nn.Linear):
+            return self.unpatchify(head(features))
+        c = self.config
+        g = c.crop // c.patch
+        grid = features.transpose(1, 2).reshape(len(features), -1, g, g)  # (B, D, g, g)
+        weight = head.weight * self.kernel_window  # (D, C, k, k)
+        return F.conv_transpose2d(grid, weight, head.bias, stride=c.patch, padding=c.overlap)
 
     def features(self, images: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """images (B, C, crop, crop), cond (B, D) → final patch features (B, N, D)."""
@@ -227,15 +276,26 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
     def __init__(self, config: ImageModelConfig) -> None:
         super().__init__(config, "image-ebt")
         self.cond = nn.Parameter(torch.randn(config.d_model))  # the one constant condition
-        self.energy_head = nn.Linear(config.d_model, 1, bias=False)
+        if config.energy == "residual":
+            self.energy_head = self.pixel_head()
+        else:
+            self.energy_head = nn.Linear(config.d_model, 1, bias=False)
         self._init_weights()
-        nn.init.zeros_(self.energy_head.weight)  # E ≡ 0 at init; α·∇E still trains (§4)
+        if config.energy == "residual":  # E = ½‖r‖² is flat at r ≡ 0: start small, not zero
+            nn.init.normal_(self.energy_head.weight, std=1e-3)
+            nn.init.zeros_(self.energy_head.bias)
+        else:
+            nn.init.zeros_(self.energy_head.weight)  # E ≡ 0 at init; α·∇E still trains (§4)
         self._init_step_size(config.step_size, config.learn_step_size)
 
     def patch_energies(self, candidate: torch.Tensor) -> torch.Tensor:
         """candidate (B, C, crop, crop) in [-1, 1] units → energies (B, N), one per patch."""
         cond = self.cond.expand(candidate.shape[0], -1)  # (B, D)
-        return self.energy_head(self.features(candidate, cond)).squeeze(-1)
+        features = self.features(candidate, cond)  # (B, N, D)
+        if self.config.energy == "linear":
+            return self.energy_head(features).squeeze(-1)
+        residual = self.to_pixels(self.energy_head, features)  # (B, C, crop, crop)
+        return 0.5 * self.patchify(residual.square()).sum(dim=-1)  # ½‖r‖² per patch
 
     def energy(self, candidate: torch.Tensor) -> torch.Tensor:
         """candidate (B, C, crop, crop) → image energies (B,)."""
@@ -259,11 +319,7 @@ class ImageDiT(_PatchBackbone):
         super().__init__(config, "image-dit")
         D = config.d_model
         self.t_embed = nn.Sequential(nn.Linear(D, D), nn.SiLU(), nn.Linear(D, D))
-        p, o = config.patch, config.overlap
-        if o:  # the transpose of the overlapping embedding: neighbouring patches blend
-            self.noise_head = nn.ConvTranspose2d(D, config.channels, p + 2 * o, p, padding=o)
-        else:
-            self.noise_head = nn.Linear(D, config.patch_dim)
+        self.noise_head = self.pixel_head()
         self._init_weights()
         nn.init.zeros_(self.noise_head.weight)
         nn.init.zeros_(self.noise_head.bias)
@@ -271,9 +327,4 @@ class ImageDiT(_PatchBackbone):
     def forward(self, noisy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """noisy (B, C, crop, crop), t (B,) integer steps → predicted noise (B, C, crop, crop)."""
         cond = self.t_embed(timestep_embedding(t, self.config.d_model))  # (B, D)
-        features = self.features(noisy, cond)  # (B, N, D)
-        if isinstance(self.noise_head, nn.Linear):
-            return self.unpatchify(self.noise_head(features))
-        g = self.config.crop // self.config.patch
-        grid = features.transpose(1, 2).reshape(len(features), -1, g, g)  # (B, D, g, g)
-        return self.noise_head(grid)
+        return self.to_pixels(self.noise_head, self.features(noisy, cond))
