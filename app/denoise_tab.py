@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 import ebt_core as ebt
-from app import export, figures, tab_links
+from app import export, figures, guide, tab_links
 from app.inputs import (
     LIMITS,
     denoise_config,
@@ -213,6 +214,7 @@ class DenoiseTab:
             gr.Markdown("**No image EBT checkpoint found**: train one (see README) to denoise.")
             return
         gr.Markdown(INTRO.format(side=LIMITS["image_side"]))
+        self.guide_box = gr.Column()  # the guide (app/guide.py), filled when events are wired
         with gr.Row():
             inputs = self._controls()
             outputs = _outputs()
@@ -295,6 +297,9 @@ class DenoiseTab:
             link_in = [image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes]
             load = tab_links.denoise_loader(self)
             demo.load(load, None, [*first_out, *link_in], api_visibility="private")
+            with self.guide_box:  # the guide's presets are applied like links (app/guide.py)
+                apply = partial(tab_links.denoise_outputs, self)
+                guide.buttons("denoise", self.registry.image_ebts, apply, [*first_out, *link_in])
             with self.link_row:
                 tab_links.copy_link("denoise", link_in)
                 gif_btn = gr.Button("Download GIF of the EBT's frames", size="sm")

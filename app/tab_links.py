@@ -141,24 +141,30 @@ def denoise_loader(tab) -> Callable:
         where, values, unknown = _query(request)
         if where != "denoise":
             return (*tab.first_view(), *(gr.skip(),) * len(DENOISE_KEYS))
-        state, errors = denoise_state(tab, values)
-        s = SimpleNamespace(**state)
-        try:
-            ebt_views = tab.denoise(s.path, s.checkpoint, s.noise, s.steps, s.step_size,
-                                    s.langevin, s.seed, progress=_quiet)  # fmt: skip
-            dit = tab.denoise_baseline(s.path, s.noise, s.seed, s.dit_passes, ebt_views[-1],
-                                       _quiet)  # fmt: skip
-            views = [*ebt_views[:6], *dit[2:], ebt_views[8], *dit[:2]]
-        except gr.Error as err:  # e.g. steps × pixels beyond the budget
-            errors.append(str(err))
-            views = list(tab.first_view())
-        message = permalink.notice(errors, unknown)
-        if message:
-            views[0] = f"{message}\n\n{views[0]}"
-        controls = [s.path, *(state[k] for k in DENOISE_KEYS[1:])]
-        return (*views, *controls)
+        return denoise_outputs(tab, values, unknown)
 
     return load
+
+
+def denoise_outputs(tab, values: dict, unknown=(), intro: str = "") -> tuple:
+    """A link's (or a guide preset's) /denoise values → the loader's outputs; `intro` and any
+    bad value's message go above the summary."""
+    state, errors = denoise_state(tab, values)
+    s = SimpleNamespace(**state)
+    try:
+        ebt_views = tab.denoise(s.path, s.checkpoint, s.noise, s.steps, s.step_size,
+                                s.langevin, s.seed, progress=_quiet)  # fmt: skip
+        dit = tab.denoise_baseline(s.path, s.noise, s.seed, s.dit_passes, ebt_views[-1],
+                                   _quiet)  # fmt: skip
+        views = [*ebt_views[:6], *dit[2:], ebt_views[8], *dit[:2]]
+    except gr.Error as err:  # e.g. steps × pixels beyond the budget
+        errors.append(str(err))
+        views = list(tab.first_view())
+    message = "\n\n".join(m for m in (intro, permalink.notice(errors, list(unknown))) if m)
+    if message:
+        views[0] = f"{message}\n\n{views[0]}"
+    controls = [s.path, *(state[k] for k in DENOISE_KEYS[1:])]
+    return (*views, *controls)
 
 
 def _quiet(*_args, **_kwargs) -> None:

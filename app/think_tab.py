@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 import ebt_core as ebt
-from app import figures, permalink
+from app import figures, guide, permalink
 from app.export_tab import Exports
 from app.inputs import (
     LIMITS,
@@ -410,6 +410,11 @@ class ThinkTab:
         tab, values, unknown = permalink.read(query)
         if tab != "think" or not self.registry.default_ebt:
             return (*(gr.skip(),) * (3 + len(SETTINGS)), *self.show_first_run(), gr.skip())
+        return self.link_outputs(values, unknown)
+
+    def link_outputs(self, values: dict, unknown=(), intro: str = "") -> tuple:
+        """A link's (or a guide preset's) values → every load output: the widgets, the run's
+        views and the notice (`intro`, then any bad value named)."""
         state, errors = self.link_state(values)
         try:
             views, more = self.link_views(state)
@@ -417,10 +422,10 @@ class ThinkTab:
             views, more = self.show_first_run(), [f"{err} (the first example is shown)"]
         widgets = (state["prompt"], state["checkpoint"], state["max_new_tokens"])
         widgets += tuple(state[k] for k in SETTINGS)
-        message = permalink.notice(errors + more, unknown)
+        message = permalink.notice(errors + more, list(unknown))
         if message:
             gr.Warning("This link had values the app cannot use: see the Think tab.")
-        return (*widgets, *views, message)
+        return (*widgets, *views, "\n\n".join(m for m in (intro, message) if m))
 
     # ---- layout and events ------------------------------------------------------------------
     def build(self) -> SimpleNamespace:
@@ -429,6 +434,7 @@ class ThinkTab:
         first (above the fold); the widgets they fill are rendered below them."""
         w = self._inputs()
         self._examples(w)
+        w.guide_box = gr.Column()  # the guide (app/guide.py), filled when the events are wired
         with gr.Row():
             self._controls(w)
             w.__dict__.update(vars(self._outputs()))
@@ -574,6 +580,8 @@ class ThinkTab:
         w.copy_btn.click(None, link_in, w.link, js=permalink.copy_link_js("think"), **private)
         load_out = [w.prompt, w.checkpoint, w.max_new_tokens, *settings, *run_out, w.link_md]
         demo.load(self.on_load, None, load_out, **private)
+        with w.guide_box:  # the guide's presets are applied like links
+            guide.buttons("think", self.registry.text_ebts, self.link_outputs, load_out)
 
     def _wire_examples(self, w: SimpleNamespace, private: dict) -> None:
         """An example click fills the prompt, scrolls the result area into view and thinks."""

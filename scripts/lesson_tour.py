@@ -162,6 +162,7 @@ def visit(url: str, shots: Path, tiny_png: Path, viewport: str, example: str) ->
             report |= play(page)
             report |= score(page, 3)
             report |= landscape_projection(page)
+            report |= preset(page)
             report |= bad_prompt(page)
             page.screenshot(path=str(shots / f"lesson-{viewport}-error.png"), full_page=True)
             report |= denoise_error(page, tiny_png)
@@ -243,3 +244,16 @@ def _denoise_link(page, link: str) -> dict:
     copied = page.evaluate(found)
     assert "image=denoise-china.png" in copied and "noise=0.2" in copied, copied
     return {"denoise_link": copied}
+
+
+def preset(page) -> dict:
+    """The guide's second preset sets its state, thinks it and says what to notice."""
+    button = page.locator("button.ebt-preset").nth(1)
+    label = button.inner_text()
+    button.click()
+    page.get_by_text("Try this 2").first.wait_for(timeout=60_000)
+    _wait_idle(page)
+    steps = page.get_by_label("number input for Steps (descent steps per character)", exact=True)
+    assert steps.input_value() == "8", f"preset {label!r} did not set 8 steps"
+    assert page.get_by_label("Prompt", exact=True).input_value() == "696+204="
+    return {"preset": label}

@@ -1,0 +1,156 @@
+"""A guide per tab: 3–5 numbered "try this" presets, each a button that sets up a state worth
+seeing and one sentence on what to notice.
+
+A preset is a dict of the tab's permalink keys (app/permalink.py: its API parameter names), so a
+preset is applied exactly like a link (validated, then run). Hook for other tabs (the Playground,
+answer EBTs): `register("playground", [Preset(label, notice, values, needs=(...)), ...])`, then
+`buttons("playground", checkpoints, apply, outputs)` in the tab's layout, where
+`apply(values, intro=markdown)` returns the tab's outputs for a preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str  # the button's text, after its number
+    notice: str  # one sentence: what to notice
+    values: dict = field(default_factory=dict)  # the tab's permalink keys → values
+    needs: tuple[str, ...] = ()  # checkpoints it runs on (hidden when one is missing)
+
+    def __post_init__(self):
+        if not self.label or not self.notice.endswith("."):
+            raise ValueError(f"notice must be one sentence ending with '.', got {self.notice!r}")
+
+
+GUIDES: dict[str, list[Preset]] = {}
+
+
+def register(tab: str, presets: list[Preset]) -> None:
+    """Declare a tab's presets (3–5 make a guide; registering again replaces them)."""
+    if not 1 <= len(presets) <= 5:
+        raise ValueError(f"presets must be 1 to 5 per tab, got {len(presets)}")
+    GUIDES[tab] = list(presets)
+
+
+def available(tab: str, checkpoints: list[str]) -> list[Preset]:
+    """The tab's presets whose checkpoints this server has."""
+    return [p for p in GUIDES.get(tab, []) if set(p.needs) <= set(checkpoints)]
+
+
+def intro(number: int, preset: Preset) -> str:
+    return f"**Try this {number} — {preset.label}:** {preset.notice}"
+
+
+def buttons(tab: str, checkpoints: list[str], apply: Callable, outputs: list) -> None:
+    """The guide of `tab`, laid out here: numbered buttons, each applying its preset
+    (`apply(values, intro=markdown)` → the outputs)."""
+    presets = available(tab, checkpoints)
+    if not presets:
+        return
+    with gr.Accordion("Guide: try this", open=True):
+        gr.Markdown("\n".join(f"{i}. **{p.label}**: {p.notice}" for i, p in enumerate(presets, 1)))
+        with gr.Row():
+            for i, preset in enumerate(presets, 1):
+                button = gr.Button(f"{i}. {preset.label}", size="sm", elem_classes="ebt-preset")
+                button.click(_applier(apply, preset, i), None, outputs, api_visibility="private")
+
+
+def _applier(apply: Callable, preset: Preset, number: int) -> Callable:
+    def run():
+        return apply(dict(preset.values), intro=intro(number, preset))
+
+    return run
+
+
+register(
+    "think",
+    [
+        Preset(
+            "A carry, 1 step",
+            "With one descent step per character the model writes 800 for 696+204: the "
+            "hundreds digit has not settled yet.",
+            dict(prompt="696+204=", checkpoint="arith-ebt", steps=1, max_new_tokens=3),
+            needs=("arith-ebt",),
+        ),
+        Preset(
+            "Think longer",
+            "With 8 steps the same sum comes out 900: press Play on token 0 and watch the "
+            "'8' lose to the '9' as the energy falls.",
+            dict(prompt="696+204=", checkpoint="arith-ebt", steps=8, max_new_tokens=3),
+            needs=("arith-ebt",),
+        ),
+        Preset(
+            "16 noisy candidates",
+            "With Langevin noise the 16 candidates start apart and fan in: the best-of-N "
+            "table ranks them by final energy and keeps the lowest.",
+            dict(
+                prompt="([[(=",
+                checkpoint="arith-ebt",
+                samples=16,
+                langevin=0.5,
+                steps=4,
+                max_new_tokens=5,
+            ),
+            needs=("arith-ebt",),
+        ),  # fmt: skip
+        Preset(
+            "Stop early",
+            "With a tolerance of 0.02 the descent stops once the energy no longer moves: the "
+            "subscripts show how few of the 16 allowed steps each character needed.",
+            dict(
+                prompt="487+396=",
+                checkpoint="arith-ebt",
+                steps=16,
+                tolerance=0.02,
+                max_new_tokens=4,
+            ),
+            needs=("arith-ebt",),
+        ),  # fmt: skip
+        Preset(
+            "English",
+            "The english EBT continues a sentence: characters it is unsure of have a higher "
+            "final energy (lighter chips in the strip).",
+            dict(prompt="The ", checkpoint="english-ebt", max_new_tokens=16),
+            needs=("english-ebt",),
+        ),
+    ],
+)
+register(
+    "denoise",
+    [
+        Preset(
+            "Trained noise",
+            "At the noise level it was trained on (0.1) two descent steps remove most of the "
+            "noise: PSNR jumps at step 1.",
+            dict(image="denoise-astronaut.png", noise=0.1, steps=2),
+            needs=("image-ebt",),
+        ),
+        Preset(
+            "Noise beyond training",
+            "At 0.3, three times the training noise, compare how much grain the EBT and the "
+            "DiT leave: the PSNR chart shows who copes out of distribution.",
+            dict(image="denoise-china.png", noise=0.3, steps=2),
+            needs=("image-ebt",),
+        ),
+        Preset(
+            "More steps",
+            "With 8 steps the energy keeps falling: check on the PSNR chart whether the photo "
+            "keeps getting better too.",
+            dict(image="denoise-camera.png", noise=0.1, steps=8),
+            needs=("image-ebt",),
+        ),
+        Preset(
+            "Already noisy",
+            "Noise 0 adds nothing: the EBT descends on the photo as it is; compare the first "
+            "and last frames to see what it changes in a clean picture.",
+            dict(image="denoise-camera.png", noise=0.0, steps=2),
+            needs=("image-ebt",),
+        ),
+    ],
+)
