@@ -10,6 +10,7 @@ Used by the study CLI (`python -m ebt_core.study`), training, and the Streamlit 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -202,8 +203,9 @@ class PassesCurve:
 
     noisy: PSNR of the noisy start. ebt_passes/ebt_psnr: after k = 1..steps descent steps
     (passes k+1, as DenoiseResult counts them). dit_passes/dit_psnr: one DDIM run per entry.
-    frames: (H, W, C) float32 images in [0, 1]: "noisy", "ebt" (after all steps) and "dit"
-    (the run with the most passes).
+    ebt_seconds: wall-clock of a separate EBT run at each step count; dit_seconds: of each
+    DiT run. frames: (H, W, C) float32 images in [0, 1]: "noisy", "ebt" (after all steps) and
+    "dit" (the run with the most passes).
     """
 
     noisy: float
@@ -212,6 +214,8 @@ class PassesCurve:
     dit_passes: list[int]
     dit_psnr: list[float]
     frames: dict[str, np.ndarray] = field(default_factory=dict)
+    ebt_seconds: list[float] = field(default_factory=list)
+    dit_seconds: list[float] = field(default_factory=list)
 
 
 def psnr_vs_passes(
@@ -220,19 +224,25 @@ def psnr_vs_passes(
     photo: np.ndarray,
     level: float,
     ebt_steps: int = 6,
-    dit_passes: tuple[int | None, ...] = (1, 2, 5, 10, 25, None),
+    dit_passes: tuple[int | None, ...] = (1, 2, 3, 5, 10, 25, None),
     seed: int = 0,
 ) -> PassesCurve:
     """Denoise `photo` (H, W, C) from `level`: one EBT run of `ebt_steps` steps (its frame k is
-    the k-step result: the descent is deterministic) and one DiT run per pass count (None =
-    every timestep, the paper's setting)."""
+    the k-step result: the descent is deterministic), timed runs of 1..ebt_steps steps, and one
+    timed DiT run per pass count (None = every timestep, the paper's setting)."""
     e = denoise(ebt_model, photo, DenoiseConfig(noise=level, steps=ebt_steps, seed=seed))
     curve = PassesCurve(e.psnr[0], list(range(2, ebt_steps + 2)), list(e.psnr[1:]), [], [])
     curve.frames = {"noisy": e.frames[0], "ebt": e.frames[-1]}
+    for steps in range(1, ebt_steps + 1):
+        start = time.perf_counter()
+        denoise(ebt_model, photo, DenoiseConfig(noise=level, steps=steps, seed=seed))
+        curve.ebt_seconds.append(time.perf_counter() - start)
     for passes in sorted(dit_passes, key=lambda p: math.inf if p is None else p):
+        start = time.perf_counter()
         d = denoise(dit, photo, DenoiseConfig(noise=level, steps=passes, seed=seed))
         if d.passes in curve.dit_passes:  # more passes than timesteps: same run again
             continue
+        curve.dit_seconds.append(time.perf_counter() - start)
         curve.dit_passes.append(d.passes)
         curve.dit_psnr.append(d.psnr[-1])
         curve.frames["dit"] = d.frames[-1]

@@ -121,6 +121,10 @@ def markdown(results: dict, made: list[str] = ()) -> str:
         h, w = img["size"]
         out += ["", f"## Images: denoising {h}×{w} crops of {', '.join(img['photos'])}", ""]
         out += tables.image_table(img)
+        fair = tables.fair_table(img)
+        if fair:
+            out += ["", "At equal network passes and at the DiT's best (seconds per photo):"]
+            out += ["", *fair]
         out += [
             "",
             f"- ID curve: {tables.curve_line(img['id'])}",

@@ -78,6 +78,26 @@ def image_table(img: dict) -> list[str]:
     return table(IMAGE_COLUMNS, rows)
 
 
+FAIR_COLUMNS = ["held-out photos", "EBT (2 steps)", "DiT, same passes", "DiT at its best"]
+
+
+def fair_table(img: dict) -> list[str]:
+    """EBT vs DiT at equal network passes and at the DiT's best, PSNR (dB) with seconds."""
+    rows = []
+    for split, level in (("id", 0.1), ("ood", 0.2)):
+        f = img[split].get("fair")
+        if not f:
+            continue
+        equal = f"{f['dit_equal']:.2f} dB, {f['dit_equal_s']:.2f} s" if "dit_equal" in f else "n/a"
+        rows.append([
+            f"{split.upper()} (level {level})",
+            f"{f['ebt']:.2f} dB, {f['passes']} passes, {f['ebt_s']:.2f} s",
+            equal,
+            f"{f['dit_best']:.2f} dB, {f['dit_best_passes']} passes, {f['dit_best_s']:.2f} s",
+        ])  # fmt: skip
+    return table(FAIR_COLUMNS, rows) if rows else []
+
+
 def curve_line(r: dict) -> str:
     """PSNR vs passes of both models as one line: `passes: dB` pairs."""
     c = r["curve"]
