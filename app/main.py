@@ -119,4 +119,6 @@ demo = explorer.demo  # `gradio app/main.py` and Hugging Face Spaces look for th
 
 if __name__ == "__main__":
     explorer.warm_up()  # the first page's runs, while the server starts
-    demo.launch(max_file_size=MAX_UPLOAD_BYTES)
+    # head= also puts the style and the plotly preload into the first HTML the browser gets
+    # (style.install() adds them only once Gradio's own script has run: later)
+    demo.launch(max_file_size=MAX_UPLOAD_BYTES, head=style.head())
