@@ -43,14 +43,16 @@ def cached_energy(model: AnswerEBT, prompt: str, probs: torch.Tensor) -> torch.T
 
 def joint_forward(model: AnswerEBT, prompt: str, probs: torch.Tensor):
     """Reference without a cache: prompt and answer in one sequence through every block, with
-    the intended mask (prompt causal; answer rows see everything). → (energy (B,), prompt
-    hidden (B, T, D))."""
+    the intended mask (prompt causal; answer rows see the prompt and the answer positions up to
+    their own, or all of them with answer_attention="full"). → (energy (B,), prompt hidden
+    (B, T, D))."""
     ids, _ = obj.encode_prompts(model.task, [prompt])
     B, K, T = probs.shape[0], probs.shape[1], ids.shape[1]
     x = torch.cat([model.tok_emb(ids).expand(B, -1, -1), model.candidate_proj(probs)], 1)
     n = T + K
-    allowed = torch.ones(n, n, dtype=torch.bool)
-    allowed[:T] = torch.arange(n)[None, :] <= torch.arange(T)[:, None]
+    allowed = torch.arange(n)[None, :] <= torch.arange(n)[:, None]  # causal everywhere
+    if model.config.answer_attention == "full":
+        allowed[T:] = True
     hd = model.config.d_model // model.config.n_head
     table = rope_table(torch.arange(n), hd, model.config.rope_base)
     for block in model.blocks:
@@ -61,20 +63,30 @@ def joint_forward(model: AnswerEBT, prompt: str, probs: torch.Tensor):
         y = (s.softmax(-1) @ qkv[2]).transpose(1, 2).reshape(B, n, -1)
         x = x + a.proj(y)
         x = x + block.mlp(block.norm2(x))
-    return model.energy_head(model.norm_f(x[:, T:])).squeeze(-1).sum(-1), x[:, :T]
+    hn = model.norm_f(x)
+    energy = model.energy_head(hn[:, T:]).squeeze(-1).sum(-1)
+    if model.config.likelihood_energy:  # candidate i scored by the head at position T + i − 1
+        logq = model.lm_head(hn[:, T - 1 : T + K - 1]).log_softmax(-1)
+        energy = energy - (probs * logq).sum((-1, -2))
+    return energy, x[:, :T]
 
 
-@pytest.mark.parametrize("task, prompt", [("sum", "4857+5168="), ("sudoku", "1.3..4.2....2..1=")])
-def test_cached_energy_equals_the_joint_forward(task, prompt):
-    model = tiny(task)
+@pytest.mark.parametrize(
+    "task, prompt, options",
+    [("sum", "4857+5168=", {}), ("sudoku", "1.3..4.2....2..1=", {}),
+     ("sum", "48+5=", {"answer_attention": "full"}), ("sum", "4+5=", {"likelihood_energy": False})],
+)  # fmt: skip
+def test_cached_energy_equals_the_joint_forward(task, prompt, options):
+    model = tiny(task, **options)
     probs = probs_for(model, 3)
     with torch.no_grad():
         reference, _ = joint_forward(model, prompt, probs)
         assert torch.allclose(cached_energy(model, prompt, probs), reference, atol=1e-5)
 
 
-def test_prompt_never_sees_the_answer_and_answers_see_each_other():
-    model = tiny()
+@pytest.mark.parametrize("attention", ["causal", "full"])
+def test_prompt_never_sees_the_answer_and_answers_see_each_other(attention):
+    model = tiny(answer_attention=attention)
     probs = probs_for(model, 1).requires_grad_(True)
     with torch.no_grad():
         _, hidden_a = joint_forward(model, "12+34=", probs)
@@ -83,9 +95,32 @@ def test_prompt_never_sees_the_answer_and_answers_see_each_other():
     ids, lengths = obj.encode_prompts(model.task, ["12+34="])
     terms = model.energy_terms(model.prompt_cache(ids, lengths), probs)[0]  # (K,)
     K = model.config.answer_length
-    for i in range(K):  # every position's energy term depends on every other position
+    for i in range(K):  # term i depends on the answer positions up to i (all of them: "full")
         (grad,) = torch.autograd.grad(terms[i], probs, retain_graph=True)
-        assert all(grad[0, j].abs().sum() > 0 for j in range(K))
+        seen = [bool(grad[0, j].abs().sum() > 0) for j in range(K)]
+        assert seen == [attention == "full" or j <= i for j in range(K)]
+    (whole,) = torch.autograd.grad(terms.sum(), probs)  # the whole answer's energy: every position
+    assert all(whole[0, j].abs().sum() > 0 for j in range(K))
+
+
+def test_warm_started_energy_is_the_transformers_negative_log_likelihood():
+    torch.manual_seed(0)
+    vocab = get_task("sum").vocab
+    config = ebt.TextModelConfig(n_layer=2, n_head=2, d_model=32, kind="transformer", vocab=vocab)
+    base = ebt.Transformer(config).eval()
+    model = tiny()
+    model.load_state_dict({**model.state_dict(), **base.state_dict()})
+    with torch.no_grad():  # what train_answer.warm_start does, and no learned term yet
+        model.candidate_proj.weight.copy_(base.tok_emb.weight.t())
+        model.energy_head.weight.zero_()
+    prompt, answer = "4857+5168=", "10025"
+    line = ebt.CharTokenizer(vocab).encode_tensor(prompt + model.task.padded(answer))
+    with torch.no_grad():
+        logp = base(line[:, :-1]).log_softmax(-1)[0, len(prompt) - 1 :]  # (K, V)
+    nll = -logp.gather(1, line[0, len(prompt) :, None]).sum()
+    assert math.isclose(
+        float(answer_energies(model, prompt, [answer])[0]), float(nll), rel_tol=1e-4
+    )
 
 
 def test_padded_batch_equals_each_prompt_alone():

@@ -9,6 +9,15 @@ included), never the other way round: the prompt never sees the answer. A final 
 bias-free Linear(D→1) give one energy term per position; the whole answer's energy is their
 sum (plus τ·Σ_i −H(p_i) when `entropy_weight` τ > 0, as in the text EBT).
 
+Likelihood term (`likelihood_energy`, ours): each position's term also holds
+−⟨p_i, log softmax(lm_head(h_{i−1}))⟩, the cross-entropy of candidate i under a next-character
+head read at the position before it (the prompt's last token for i = 0). Warm-started from a
+Transformer++ of the same task (its lm_head and stack) with causal attention among the answer
+positions, the energy at iteration 0 is the Transformer++'s negative log-likelihood of the
+(soft) answer, so descending it is already a parallel (Jacobi-style) decoder that needs up to
+K steps to settle; training then shapes the whole landscape. `answer_attention="full"` lets
+every answer position see every other one instead.
+
 The shared stack (token embedding, blocks, final norm) has the text models' parameter names,
 so it warm-starts from a Transformer++ trained on the same task's lines.
 """
@@ -27,6 +36,7 @@ from ..text.model import _CausalStack, neg_entropy
 from .data import get_task
 
 ANSWER_KINDS = ("answer-ebt",)
+ATTENTION = ("causal", "full")
 
 
 @dataclass(frozen=True)
@@ -51,8 +61,18 @@ class AnswerModelConfig(_JsonConfig):
     start_std: float = 1.0
     rope_base: float = 10000.0
     entropy_weight: float = 0.0
+    answer_attention: str = "causal"
+    likelihood_energy: bool = True
 
     def __post_init__(self) -> None:
+        if self.answer_attention not in ATTENTION:
+            raise ValueError(
+                f"answer_attention must be one of {ATTENTION}, got {self.answer_attention!r}"
+            )
+        if not isinstance(self.likelihood_energy, bool):
+            raise ValueError(
+                f"likelihood_energy must be true or false, got {self.likelihood_energy!r}"
+            )
         if self.kind not in ANSWER_KINDS:
             raise ValueError(f"kind must be one of {ANSWER_KINDS}, got {self.kind!r}")
         get_task(self.task)  # ValueError naming "task"
@@ -82,11 +102,13 @@ class AnswerModelConfig(_JsonConfig):
 
 @dataclass
 class PromptCache:
-    """The prompts' real stream: per-layer keys/values (B or 1, H, T, hd) and each prompt's
-    length (B,) (shorter prompts of a batch are right-padded; their pad keys are masked)."""
+    """The prompts' real stream: per-layer keys/values (B or 1, H, T, hd), each prompt's
+    length (B,) (shorter prompts of a batch are right-padded; their pad keys are masked) and
+    the final-layer hidden of each prompt's last token (B, D)."""
 
     layers: list[LayerKV]
     lengths: torch.Tensor
+    last_hidden: torch.Tensor
 
     @property
     def key_ok(self) -> torch.Tensor:
@@ -95,9 +117,12 @@ class PromptCache:
         return torch.arange(T, device=self.lengths.device)[None, :] < self.lengths[:, None]
 
 
-def answer_attention(attn: CausalAttention, x: torch.Tensor, cache_kv: LayerKV, key_ok, table):
+def answer_attention(
+    attn: CausalAttention, x: torch.Tensor, cache_kv: LayerKV, key_ok, table, causal: bool
+):
     """Answer positions x (B, K, D) attend to the prompt's keys (masked by key_ok (B, T)) and
-    to every answer position. `cache_kv` may have batch 1 (one prompt, N candidates)."""
+    to the answer positions (those up to their own if `causal`, else all). `cache_kv` may have
+    batch 1 (one prompt, N candidates)."""
     B, K, C = x.shape
     qkv = attn.qkv(x).view(B, K, 3, attn.n_head, attn.head_dim).permute(2, 0, 3, 1, 4)
     qk = rope(qkv[:2], table)  # table: (B, 1, K, hd/2), per row (prompts differ in length)
@@ -106,6 +131,9 @@ def answer_attention(attn: CausalAttention, x: torch.Tensor, cache_kv: LayerKV, 
     s_prompt = (q @ cache_kv.k.transpose(-2, -1)) * scale  # (B, H, K, T)
     s_prompt = s_prompt.masked_fill(~key_ok[:, None, None, :], float("-inf"))
     s_answer = (q @ k.transpose(-2, -1)) * scale  # (B, H, K, K)
+    if causal:
+        later = torch.ones(K, K, dtype=torch.bool, device=x.device).triu(1)
+        s_answer = s_answer.masked_fill(later, float("-inf"))
     weights = torch.cat([s_prompt, s_answer], dim=-1).softmax(dim=-1)
     T = cache_kv.k.shape[2]
     y = weights[..., :T] @ cache_kv.v + weights[..., T:] @ v  # (B, H, K, hd)
@@ -121,6 +149,8 @@ class AnswerEBT(_CausalStack, LearnedStepSize):
         super().__init__(config)
         self.candidate_proj = nn.Linear(config.vocab_size, config.d_model, bias=False)
         self.energy_head = nn.Linear(config.d_model, 1, bias=False)
+        if config.likelihood_energy:  # same name as the Transformer++'s head: warm-started
+            self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.apply(init_weights)
         self._init_step_size(config.step_size, config.learn_step_size)
 
@@ -137,8 +167,10 @@ class AnswerEBT(_CausalStack, LearnedStepSize):
                 f"prompt of {ids.shape[1]} characters + {self.config.answer_length} answer "
                 f"positions exceeds the model's max_context of {self.config.max_context}"
             )
-        _, layers = self._real(ids, None)
-        return PromptCache(layers, lengths.to(ids.device))
+        x, layers = self._real(ids, None)  # (B, T, D)
+        lengths = lengths.to(ids.device)
+        last = x[torch.arange(ids.shape[0], device=ids.device), lengths - 1]  # (B, D)
+        return PromptCache(layers, lengths, last)
 
     def energy_terms(self, cache: PromptCache, probs: torch.Tensor) -> torch.Tensor:
         """Per-position energy terms (B, K) of candidate answers probs (B, K, V); their sum
@@ -147,15 +179,24 @@ class AnswerEBT(_CausalStack, LearnedStepSize):
         positions = cache.lengths[:, None] + torch.arange(K, device=probs.device)  # (b, K)
         cos, sin = self._rope(positions.reshape(-1))
         table = (cos.view(-1, 1, K, cos.shape[-1]), sin.view(-1, 1, K, sin.shape[-1]))
-        key_ok = cache.key_ok
+        key_ok, causal = cache.key_ok, self.config.answer_attention == "causal"
         h = self.candidate_proj(probs)  # (B, K, D)
         for block, kv in zip(self.blocks, cache.layers):
-            h = h + answer_attention(block.attn, block.norm1(h), kv, key_ok, table)
+            h = h + answer_attention(block.attn, block.norm1(h), kv, key_ok, table, causal)
             h = h + block.mlp(block.norm2(h))
-        terms = self.energy_head(self.norm_f(h)).squeeze(-1)  # (B, K)
+        hn = self.norm_f(h)
+        terms = self.energy_head(hn).squeeze(-1)  # (B, K)
+        if self.config.likelihood_energy:
+            terms = terms + self._likelihood_terms(cache, hn, probs)
         if self.config.entropy_weight:
             terms = terms + self.config.entropy_weight * neg_entropy(probs)
         return terms
+
+    def _likelihood_terms(self, cache: PromptCache, hn: torch.Tensor, probs: torch.Tensor):
+        """−⟨p_i, log softmax(lm_head(h_{i−1}))⟩ (B, K); h_{−1} = the prompt's last token."""
+        first = self.norm_f(cache.last_hidden).expand(hn.shape[0], -1)[:, None]  # (B, 1, D)
+        before = torch.cat([first, hn[:, :-1]], dim=1)  # (B, K, D)
+        return -(probs * self.lm_head(before).log_softmax(-1)).sum(-1)
 
     def energy(self, cache: PromptCache, probs: torch.Tensor, step: int = 0) -> torch.Tensor:
         """The whole answers' energies (B,) (`step` is unused: no step embeddings)."""

@@ -57,7 +57,8 @@ def _repeat(cache: PromptCache, samples: int) -> PromptCache:
         return cache  # one prompt: batch-1 keys broadcast against N candidates
     layers = [type(kv)(kv.k.repeat_interleave(samples, 0), kv.v.repeat_interleave(samples, 0))
               for kv in cache.layers]  # fmt: skip
-    return PromptCache(layers, cache.lengths.repeat_interleave(samples))
+    lengths = cache.lengths.repeat_interleave(samples)
+    return PromptCache(layers, lengths, cache.last_hidden.repeat_interleave(samples, 0))
 
 
 def run_descent(model: AnswerEBT, prompts: list[str], cfg: ThinkConfig, alpha: float):
