@@ -104,8 +104,8 @@ def denoise_psnr(*runs: ebt.DenoiseResult | None) -> go.Figure:
 
 
 def summarize_denoise(*runs: ebt.DenoiseResult | None) -> str:
-    """One clause per run: network passes, PSNR from the noisy start to the result, and the
-    EBT's energy; `None` runs are skipped."""
+    """One clause per run: network passes, PSNR from the noisy start to the result, the EBT's
+    energy and the run's wall-clock seconds; `None` runs are skipped."""
     parts = []
     for run in (r for r in runs if r is not None):
         part = f"{_label(run)}: {run.passes} network passes"
@@ -113,6 +113,8 @@ def summarize_denoise(*runs: ebt.DenoiseResult | None) -> str:
             part += f", PSNR {run.psnr[0]:.2f} → {run.psnr[-1]:.2f} dB"
         if run.energies is not None:
             part += f", energy {_fmt(run.energies[0])} → {_fmt(run.energies[-1])}"
+        if run.seconds is not None:  # wall-clock beside PSNR: the cost of each result
+            part += f", {run.seconds:.2f} s"
         parts.append(part)
     no_psnr = any(r is not None and r.psnr is None for r in runs)
     tail = " No PSNR: with noise 0 there is no clean reference." if no_psnr else ""

@@ -20,6 +20,7 @@ are x_t after each pass.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,7 @@ class DenoiseResult:
         backward; DiT: DDIM passes).
     level, timestep: the diffusion level of the start and its t.
     step_size: α used (EBT), else None.
+    seconds: wall-clock of the run (noising, tiling, every pass, blending), None if unknown.
     """
 
     frames: list[np.ndarray]
@@ -104,6 +106,7 @@ class DenoiseResult:
     timestep: int
     step_size: float | None
     config: DenoiseConfig = field(default_factory=DenoiseConfig)
+    seconds: float | None = None
 
     @property
     def result(self) -> np.ndarray:
@@ -122,6 +125,7 @@ class DenoiseResult:
             "timestep": self.timestep,
             "step_size": self.step_size,
             "config": self.config.to_dict(),
+            "seconds": self.seconds,
         }
 
     @classmethod
@@ -138,6 +142,7 @@ class DenoiseResult:
             timestep=data["timestep"],
             step_size=data["step_size"],
             config=DenoiseConfig.from_dict(data["config"]),
+            seconds=data.get("seconds"),
         )
 
 
@@ -224,6 +229,7 @@ def denoise(
     """
     if config is None:  # the checkpoint's defaults, if its recipe has them
         config = DenoiseConfig.from_dict(getattr(model, "recipe", {}).get("denoise", {}))
+    started = time.perf_counter()
     source: ImageInput = read_image(image)
     _check(model, config, source.colour.shape[2])
     # 1. the start: the clean input in [-1, 1] units, noised to the level (or taken as is)
@@ -258,4 +264,5 @@ def denoise(
         timestep=t,
         step_size=_step_size(model, config),
         config=config,
+        seconds=time.perf_counter() - started,
     )
