@@ -120,7 +120,7 @@ BAD_VALUES = [  # (endpoint, change, the message must match)
 # (endpoint, change, message, (tab, handler, the app.inputs helper it must call))
 BUDGETS = [
     ("/think", {"steps": 64, "max_new_tokens": 64}, "exceeds this server's budget",
-     ("think", "think", "check_think_work")),
+     ("think", "thought", "check_think_work")),
     ("/score", {"answer": "4" * 500}, "answer must be at most",
      ("think", "score", "text_in")),
     ("/landscape", {"token": 63, "steps": 64}, "exceeds this server's budget",
