@@ -24,6 +24,12 @@ CHOSEN_POINTS = """() => {
 }"""
 
 
+def _console(errors: list[str], msg) -> None:
+    """Any console error fails the visit (refused requests included: they log none)."""
+    if msg.type == "error":
+        errors.append(f"console error: {msg.text}")
+
+
 def _open_tab(page, name: str) -> None:
     """Select a top-level tab, through the "More tabs" menu where a phone hides it."""
     tab = page.get_by_role("tab", name=name, exact=True).first
@@ -156,6 +162,7 @@ def visit(url: str, shots: Path, tiny_png: Path, viewport: str, example: str) ->
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
             page.on("pageerror", lambda err: errors.append(f"page error: {err}"))
+            page.on("console", lambda msg: _console(errors, msg))
             report = {"viewport": viewport, **first_page(page, url)}
             report |= example_click(page, example)
             page.screenshot(path=str(shots / f"lesson-{viewport}-example.png"))
