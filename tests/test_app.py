@@ -245,3 +245,14 @@ def test_a_user_error_is_one_log_line_without_traceback(client, capfd, caplog):
     assert [r.getMessage() for r in lines] == [
         "user error: steps must be an integer between 1 and 64, got 65"
     ]
+
+
+@pytest.mark.slow
+def test_warm_up_computes_the_first_pages_views_in_the_background(client):
+    app = client[1]
+    thread = app.warm_up()
+    thread.join(timeout=120)
+    assert not thread.is_alive() and thread.daemon
+    assert app.think._first["run"] is not None  # the first example, thought before any visit
+    assert app.landscape._first["views"] is not None
+    assert "arith-ebt" in app.registry.loaded
