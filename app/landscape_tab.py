@@ -222,11 +222,14 @@ class LandscapeTab:
         redraw = dict(inputs=[shown, w.projection, w.seed], outputs=[paths, paths_md], **private)
         api_inputs = [think.prompt, think.checkpoint, w.api_token, w.resolution, w.method]
         api_inputs += [w.steps, w.samples, w.seed]
-        w.api_btn.click(
+        api_event = w.api_btn.click(
             self.landscape, api_inputs, outputs, api_name="landscape", preprocess=False
-        ).success(self.redraw_unless_pca, **redraw)
+        )
+        api_event.success(self.redraw_unless_pca, **redraw)
         show_inputs = [think.run_state, think.token, w.resolution, w.method, w.seed, w.projection]
-        w.show_btn.click(self.show, show_inputs, outputs, **private)
+        show_event = w.show_btn.click(self.show, show_inputs, outputs, **private)
+        for event in (api_event, show_event):  # a failure clears the charts: nothing stale
+            event.failure(failed_view, None, outputs, api_visibility="private")
         w.projection.input(self.reproject, **redraw)
         controls = [w.steps, w.samples]
         think.checkpoint.change(
@@ -239,6 +242,15 @@ class LandscapeTab:
         demo.load(load, None, [*outputs, *link_out], api_visibility="private")
         with w.link_row:
             tab_links.copy_link("landscape", link_out)
+
+
+def failed_view() -> tuple:
+    """Every output after a failed request: charts emptied, the slice summary saying why."""
+    stale = (
+        "⚠ **The landscape failed** (the message is shown at the top right); the previous "
+        "charts were cleared so that they are not mistaken for this request's."
+    )
+    return (None, None, stale, None, "", None, "", None)
 
 
 def _slider(lo: int, hi: int, value: int, label: str) -> gr.Slider:

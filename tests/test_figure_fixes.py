@@ -119,3 +119,11 @@ def test_the_quick_start_installs_only_the_app_extra():
     app = re.search(r"^app = \[(.*)\]", pyproject, re.M).group(1)  # the app extra
     assert "gradio" in app and "plotly" in app
     assert not any(tool in app for tool in ("pytest", "playwright", "ruff"))
+
+
+def test_a_failed_landscape_clears_and_marks_its_charts():
+    from app.landscape_tab import N_OUTPUTS, failed_view
+
+    views = failed_view()
+    assert len(views) == N_OUTPUTS and "failed" in views[2]
+    assert views[0] is None and views[1] is None and views[-1] is None  # no stale slice
