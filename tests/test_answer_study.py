@@ -32,7 +32,7 @@ def test_best_of_one_is_the_noiseless_sample_of_the_steps_curve():
     prompts = [e.prompt for e in task.fixed("id", "val", 12)]
     cfg = ebt.ThinkConfig(steps=2)
     curve = study.steps_curve(model, task, prompts, cfg)
-    assert list(curve) == [str(s) for s in study.STEPS]
+    assert list(curve) == [str(s) for s in (1, 2, 4, 8, 16, 32)]  # 2 and 8 = 4 × 2 included
     best = study.best_of(model, task, prompts, cfg, 2)
     assert best["best_of_1"] == curve["2"]
     assert 0 <= best["disagree_pct"] <= 100
@@ -59,6 +59,6 @@ def test_study_runs_on_the_shipped_checkpoints(tmp_path):
     for task in ("sum", "sudoku"):
         for split in ("id", "harder", "ood"):
             row = results["tasks"][task]["splits"][split]
-            assert list(row["steps"]) == [str(s) for s in study.STEPS]
+            assert {str(s) for s in study.STEPS} <= set(row["steps"])
             assert 0 <= row["transformer"] <= 100 and "best_of_16" in row["4x_default"]
     assert "| id |" in (tmp_path / "README.md").read_text()

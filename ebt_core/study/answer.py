@@ -5,8 +5,8 @@
 
 For each task (sum, sudoku) with its shipped `<task>-ebt` and `<task>-transformer`, on held-out
 test prompts of every level (id, harder, ood):
-- accuracy vs descent steps (1, 2, 4, 8, 16, 32) of the single noiseless sample (candidate 0,
-  zero start, no Langevin), read along one 32-step descent;
+- accuracy vs descent steps (1, 2, 4, 8, 16, 32, and the default and 4× default) of the single
+  noiseless sample (candidate 0, zero start, no Langevin), read along one descent;
 - best-of-N (N = 1, 4, 16; lowest final energy) at the default steps and at 4× default, against
   that single sample (N = 1 is it); where the 16 candidates disagree, how often the lowest
   energy one is right; for Sudoku, how many distinct valid solutions the 16 candidates reach;
@@ -43,9 +43,15 @@ def _acc(task, prompts: list[str], answers: list[str]) -> float:
     return round(100 * float(np.mean([task.is_correct(p, a) for p, a in zip(prompts, answers)])), 1)
 
 
+def curve_steps(default: int) -> tuple[int, ...]:
+    """STEPS plus the checkpoint's default and 4× default."""
+    return tuple(sorted(set(STEPS) | {default, 4 * default}))
+
+
 def steps_curve(model, task, prompts: list[str], cfg: ThinkConfig) -> dict[str, float]:
-    """Accuracy (%) of the noiseless single sample after each of STEPS."""
-    solved = solve(model, prompts, replace(cfg, steps=max(STEPS), samples=1, langevin=0.0), STEPS)
+    """Accuracy (%) of the noiseless single sample after each of `curve_steps`."""
+    at = curve_steps(cfg.steps)
+    solved = solve(model, prompts, replace(cfg, steps=max(at), samples=1, langevin=0.0), at)
     return {str(s.steps): _acc(task, prompts, [a[0] for a in s.answers]) for s in solved}
 
 
@@ -114,10 +120,10 @@ def _table(name: str, res: dict) -> list[str]:
     lines = [
         f"### {name} (default {d} steps; test split; % solved)",
         "",
-        "| split | Transformer++ | " + " | ".join(f"{s} st" for s in STEPS)
+        "| split | Transformer++ | " + " | ".join(f"{s} st" for s in curve_steps(d))
         + f" | best-of-4 ({d} st) | best-of-16 ({d} st) | best-of-16 ({4 * d} st) "
         "| disagree % | lowest-E right when disagree | energy AUROC (1 change) |",
-        "|---" * (len(STEPS) + 8) + "|",
+        "|---" * (len(curve_steps(d)) + 8) + "|",
     ]  # fmt: skip
     for split, r in res["splits"].items():
         cells = [split, r["transformer"], *r["steps"].values(), r["default"]["best_of_4"],
