@@ -39,7 +39,7 @@ TASK_CHOICES = ["fork", "trifork", "circle", "spiral"]
 DEFAULT_RESOLUTION = 41
 INTRO = """**Exact energy landscape of a point EBT.** Its candidate is the next point of a 2-D
 sequence, so the energy over the whole candidate plane is drawn, not a slice: dark = low
-energy (the picture colours by energy rank, the contour by value). Black dots are the
+energy (the picture's colour bands are square-root spaced to show the basins). Black dots are the
 context's points, white marbles the N candidates at the chosen descent step (red = the one
 kept), × the task's true next points, the orange diamond the regression baseline's prediction
 (at a fork: the average of the branches). **Click the picture to start a new descent there.**"""

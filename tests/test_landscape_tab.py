@@ -220,6 +220,12 @@ def test_the_picture_maps_pixels_to_candidate_points_exactly():
         assert np.allclose(frame.point_to_pixel(*frame.pixel_to_point(px, py)), (px, py))
     assert frame.pixel_to_point(frame.left - 1, frame.top) is None
     assert frame.pixel_to_point(right, bottom + 1) is None
+    # the heat map: the grid's lowest energy in the darkest colour, its highest in the lightest
+    plain, _ = landscape_image(dataclasses.replace(scape, modes=None, path=scape.path[:0]), 0, "")
+    for pick, colour in [(np.argmin, (68, 1, 84)), (np.argmax, (253, 231, 37))]:
+        j, i = np.unravel_index(pick(scape.energy), scape.energy.shape)
+        px, py = (int(round(v)) for v in frame.point_to_pixel(scape.a[i], scape.b[j]))
+        assert tuple(plain[py, px]) == colour
     # a mode is drawn where the mapping puts it (the centre of its white ×)
     for mode in modes:
         px, py = (int(round(v)) for v in frame.point_to_pixel(*mode))

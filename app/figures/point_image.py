@@ -65,12 +65,13 @@ class Frame:
         return float(x), float(y)
 
 
-def _colours(energy: np.ndarray) -> np.ndarray:
-    """Energies (R, R) → RGB uint8 (R, R, 3) on the viridis stops by rank (the energy's
-    quantile in the grid): monotone, dark = low, and the basins stay visible when a far corner
-    of the plane is much higher than everything near the paths."""
-    ranks = np.argsort(np.argsort(energy, axis=None), kind="stable").reshape(energy.shape)
-    t = ranks / max(energy.size - 1, 1)
+def _colours(energy: np.ndarray, bands: int = 16) -> np.ndarray:
+    """Energies (R, R) → RGB uint8 (R, R, 3) on the viridis stops in `bands` bands (like the
+    contour's levels), square-root spaced from the grid's minimum: monotone, dark = low, and
+    the basins near the minimum get more bands than the far, high corners of the plane."""
+    lo, hi = float(energy.min()), float(energy.max())
+    t = np.sqrt((energy - lo) / (hi - lo)) if hi > lo else np.zeros_like(energy)
+    t = np.minimum(np.floor(t * bands), bands - 1) / (bands - 1)
     pos = t * (len(_VIRIDIS) - 1)
     i = np.clip(pos.astype(int), 0, len(_VIRIDIS) - 2)
     frac = (pos - i)[..., None]
@@ -78,11 +79,13 @@ def _colours(energy: np.ndarray) -> np.ndarray:
 
 
 def _heatmap(scape: ebt.Landscape, frame: Frame) -> Image.Image:
-    """The grid's colours resized onto the plot area; row 0 of the grid (y_lo) at the bottom."""
-    rgb = _colours(scape.energy[::-1])  # image rows run top (y_hi) to bottom
-    r_y, r_x = rgb.shape[:2]
+    """The energy interpolated onto the plot area's pixels, then coloured (so the bands have
+    sharp edges); row 0 of the grid (y_lo) at the bottom."""
+    grid = Image.fromarray(np.ascontiguousarray(scape.energy[::-1], np.float32))  # mode F
+    r_y, r_x = scape.energy.shape
     box = (0.5, 0.5, r_x - 0.5, r_y - 0.5)  # grid points at the area's edges, not cell edges
-    return Image.fromarray(rgb).resize((frame.width, frame.height), Image.BILINEAR, box=box)
+    fine = grid.resize((frame.width, frame.height), Image.BILINEAR, box=box)
+    return Image.fromarray(_colours(np.asarray(fine)))
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
