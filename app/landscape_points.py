@@ -25,7 +25,6 @@ from app.figures.point_image import Frame, landscape_image
 from app.inputs import LIMITS, MAX_SEED, int_in, user_errors
 from app.point_runs import (
     context_text,
-    descend_from,
     fresh_context,
     landscape_of,
     modes_of,
@@ -120,7 +119,7 @@ def clicked_view(view: PointView, model, index) -> PointView | None:
     if start is None:
         return None
     config = dataclasses.replace(view.run.config, samples=1)
-    run = compute(descend_from, model, view.run.context(0), [start], config)
+    run = compute(ebt.think, model, view.run.context(0), config, 1, start=[start])
     scape, resolution = view.scape, view.scape.energy.shape[0]
     window = ((scape.a[0], scape.b[0]), (scape.a[-1], scape.b[-1]))
     scape = compute(landscape_of, model, run, resolution, scape.modes, window)

@@ -1,9 +1,6 @@
 """Point EBT work for the Landscape and Playground tabs: contexts as text, fresh contexts of a
-task, a descent from a clicked start, and a run with its exact landscape.
-
-`descend_from` is `ebt.think`'s descent for one point with the starts given instead of drawn
-at random (ebt_core's point `think` has no start argument): the same loop (`descent.descend`),
-energy, step size and records, so a clicked start is descended exactly as a random one.
+task, and a run with its exact landscape. (A descent from a clicked start is
+`ebt.think(model, context, config, 1, start=[point])`.)
 """
 
 from __future__ import annotations
@@ -11,16 +8,8 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import torch
 
 import ebt_core as ebt
-from ebt_core.descent import (
-    DescentPolicy,
-    autograd_energy_and_grad,
-    descend,
-    frozen,
-    resolve_step_size,
-)
 from ebt_core.points.tasks import COLLINEAR, TASKS, get_task
 from ebt_core.points.think import check_points, default_window
 
@@ -71,31 +60,6 @@ def modes_of(task: str | None, context: np.ndarray) -> np.ndarray | None:
         return None
     modes = get_task(task).modes(context)
     return modes if len(modes) else None
-
-
-def descend_from(model: ebt.PointEBT, context, starts, config: ebt.ThinkConfig) -> ebt.ThinkRun:
-    """One generated point: the candidates start at `starts` (K, 2), then descend as in
-    `ebt.think` (config's steps, step size, Langevin noise, tolerance, selection "min")."""
-    context = check_points("points", context)
-    start = torch.from_numpy(check_points("start", starts))  # (K, 2)
-    alpha = resolve_step_size(config.step_size, model)
-    gen = torch.Generator().manual_seed(config.seed)
-    with torch.no_grad():
-        cache = model.prefix(torch.from_numpy(context)[None])
-    energy_fn = lambda y, step: model.energy(cache, y.unsqueeze(1)).squeeze(1)  # noqa: E731
-    policy = DescentPolicy(
-        config.steps, alpha, config.langevin, config.accept_lower_only, config.tolerance,
-        generator=gen,
-    )  # fmt: skip
-    with frozen(model):
-        steps = list(descend(start, autograd_energy_and_grad(energy_fn), policy))
-    states = torch.stack([s.state for s in steps], 1).numpy()  # (K, S+1, 2)
-    energies = torch.stack([s.energy for s in steps], 1).numpy()  # (K, S+1)
-    grads = torch.stack([s.grad.norm(dim=-1) for s in steps], 1).numpy()  # (K, S+1)
-    chosen = int(np.argmin(energies[:, -1]))
-    record = ebt.TokenRecord("", energies, states, grads, chosen, len(steps) - 1, 0)
-    name = getattr(model, "checkpoint_name", "")
-    return ebt.ThinkRun.for_points(context, [record], config, float(alpha), name)
 
 
 def landscape_of(model, run: ebt.ThinkRun, resolution: int, modes, window=None):

@@ -204,10 +204,11 @@ def point_view(client):
 
 def test_the_picture_maps_pixels_to_candidate_points_exactly():
     from app.figures.point_image import MODE, SIZE, Frame, landscape_image
-    from app.point_runs import descend_from
 
     torch_model = _tiny_point_ebt()
-    run = descend_from(torch_model, [[0, 0], [0.25, 0]], [[0.1, 0.3]], ebt.ThinkConfig(steps=2))
+    run = ebt.think(
+        torch_model, [[0, 0], [0.25, 0]], ebt.ThinkConfig(steps=2), 1, start=[[0.1, 0.3]]
+    )
     modes = np.array([[0.4, 0.2], [0.3, -0.25]])
     scape = ebt.point_landscape(torch_model, run.context(0), 11, modes=modes, run=run)
     picture, frame = landscape_image(scape, 0, "t")

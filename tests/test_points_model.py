@@ -198,3 +198,22 @@ def test_landscape_marks_the_models_task_modes_by_default():
     scape = ebt.point_landscape(model, CONTEXT, 3)
     np.testing.assert_allclose(scape.modes, get_task("fork").modes(CONTEXT))
     assert ebt.point_landscape(model, CONTEXT, 3, modes=[]).modes.shape == (0, 2)
+
+
+def test_think_from_given_starts_descends_them_like_random_ones():
+    """`start` replaces the random starts of the first point (one candidate per start); the
+    descent is the same loop: a start at the descent's own end point stays put."""
+    model = tiny_points(seed=3)
+    cfg = ebt.ThinkConfig(steps=4, samples=3, step_size=0.05, seed=1)
+    starts = [(0.9, 0.1), (1.2, -0.3)]
+    run = ebt.think(model, CONTEXT, cfg, 2, start=starts)
+    first, second = run.tokens
+    assert first.states.shape == (2, 5, 2) and second.states.shape == (3, 5, 2)
+    np.testing.assert_allclose(first.states[:, 0], np.asarray(starts, dtype=np.float32))
+    assert not np.allclose(first.states[:, -1], first.states[:, 0])  # it did descend
+    again = ebt.think(model, CONTEXT, cfg, 1, start=[first.states[0, 0]])
+    np.testing.assert_allclose(again.tokens[0].states[0], first.states[0], rtol=1e-5)
+    with pytest.raises(ValueError, match="start"):
+        ebt.think(model, CONTEXT, cfg, 1, start=[(float("nan"), 0.0)])
+    with pytest.raises(ValueError, match="start must hold at most"):
+        ebt.think(model, CONTEXT, cfg, 1, start=np.zeros((65, 2)))

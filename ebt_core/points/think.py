@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..config import ThinkConfig
+from ..config import MAX_SAMPLES, ThinkConfig
 from ..descent import DescentPolicy, autograd_energy_and_grad, descend, frozen, resolve_step_size
 from ..records import PointScoreResult, ThinkRun, TokenRecord
 from .model import PointCache, PointEBT, PointRegressor
@@ -61,13 +61,20 @@ def _tensor(points: np.ndarray) -> torch.Tensor:
 
 
 def descend_candidates(
-    model: PointEBT, cache: PointCache, cfg: ThinkConfig, alpha: float, gen: torch.Generator
+    model: PointEBT,
+    cache: PointCache,
+    cfg: ThinkConfig,
+    alpha: float,
+    gen: torch.Generator,
+    start: torch.Tensor | None = None,
 ):
-    """N candidates for the point after the cache. Returns states (N, S+1, 2), energies and
-    ‖∂E/∂ŷ‖ (N, S+1), and the steps used."""
-    start = cache.last_point + model.config.start_std * torch.randn(  # (N, 2)
-        cfg.samples, 2, generator=gen
-    )
+    """N candidates for the point after the cache, from `start` (N, 2) or from random starts
+    around the last point. Returns states (N, S+1, 2), energies and ‖∂E/∂ŷ‖ (N, S+1), and the
+    steps used."""
+    if start is None:
+        start = cache.last_point + model.config.start_std * torch.randn(  # (N, 2)
+            cfg.samples, 2, generator=gen
+        )
     energy_fn = lambda y, step: model.energy(cache, y.unsqueeze(1)).squeeze(1)  # noqa: E731
     policy = DescentPolicy(
         cfg.steps, alpha, cfg.langevin, cfg.accept_lower_only, cfg.tolerance, generator=gen
@@ -95,9 +102,17 @@ def _resolve(model, config):
 
 
 def think(
-    model: PointEBT, points, config: ThinkConfig | None = None, max_new_tokens: int = 1
+    model: PointEBT,
+    points,
+    config: ThinkConfig | None = None,
+    max_new_tokens: int = 1,
+    start=None,
 ) -> ThinkRun:
-    """Generate `max_new_tokens` points after `points` ((T, 2) pairs) by energy descent."""
+    """Generate `max_new_tokens` points after `points` ((T, 2) pairs) by energy descent.
+
+    start: optional (K, 2) starting candidates for the FIRST generated point (e.g. where a user
+    clicked the landscape); they replace the N random starts (K plays the role of samples).
+    """
     model = _require(model, PointEBT, "thinking about points needs a 'points-ebt' checkpoint")
     cfg = _resolve(model, config)
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
@@ -106,13 +121,19 @@ def think(
         raise ValueError(f"max_new_tokens must be in [1, {MAX_NEW_POINTS}], got {max_new_tokens}")
     context = check_points("points", points)
     _check_length(model, context, max_new_tokens)
+    first = None if start is None else torch.from_numpy(check_points("start", start))  # (K, 2)
+    if first is not None and len(first) > MAX_SAMPLES:
+        raise ValueError(f"start must hold at most {MAX_SAMPLES} points, got {len(first)}")
     alpha = resolve_step_size(cfg.step_size, model)
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
         cache = model.prefix(_tensor(context))
     records: list[TokenRecord] = []
     for position in range(max_new_tokens):
-        states, energies, grad_norms, used = descend_candidates(model, cache, cfg, alpha, gen)
+        given = first if position == 0 else None
+        states, energies, grad_norms, used = descend_candidates(
+            model, cache, cfg, alpha, gen, given
+        )
         chosen = _select(energies, cfg.select)
         records.append(TokenRecord("", energies, states, grad_norms, chosen, used, position))
         with torch.no_grad():
