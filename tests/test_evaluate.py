@@ -187,3 +187,14 @@ def test_comparison_verdict_follows_the_measured_gains(id_gain, ood_gain, verdic
     rows = [r for r in paper.comparison({"text": [study]}) if "thinking longer" in r]
     assert len(rows) == 1 and verdict in rows[0]
     assert f"OOD {ood_gain:+.2f} %" in rows[0]
+
+
+@pytest.mark.parametrize("kind", ["points", "answer"])
+def test_only_a_kind_runs_that_kinds_study_into_its_own_folder(kind, tmp_path, monkeypatch):
+    import importlib
+
+    study = importlib.import_module(f"ebt_core.study.{kind}")
+    calls = []
+    monkeypatch.setattr(study, "main", lambda argv: calls.append(argv) or {"ran": kind})
+    assert evaluate.main(["--only", kind, "--quick", "--out", str(tmp_path)]) == {"ran": kind}
+    assert calls == [["--out", str(tmp_path / kind), "--quick"]]

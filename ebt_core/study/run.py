@@ -7,6 +7,8 @@ energy as a verifier (AUROC), exact match on arithmetic, and image denoising vs 
     python -m ebt_core.study            # the same into runs/study/ (git-ignored)
     python -m ebt_core.study --quick    # smaller held-out sets (< 5 min on 2 CPU cores)
     python -m ebt_core.study --json     # also print one JSON line of the headline numbers
+    python -m ebt_core.study --only points --out assets/report   # the point EBT's ablation
+    python -m ebt_core.study --only answer --out assets/report   # the whole-answer EBTs
 
 "Thinking longer" = 2× the checkpoint's default steps vs the default; "self-verification" =
 best-of-N (N=4, lowest final energy) at 2× the default steps. Gains are % perplexity lowered.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import json
 import math
 import time
@@ -297,6 +300,10 @@ def headline(results: dict) -> dict:
     return head
 
 
+# the studies of the other kinds (ebt_core/study/points.py, answer.py), reached with --only
+KIND_STUDIES = ("points", "answer")
+
+
 def run_study(size: StudySize, only: str | None = None, quick: bool = False) -> dict:
     start = time.time()
     results: dict = {"quick": quick, "date": datetime.date.today().isoformat(), "text": []}
@@ -320,7 +327,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smaller held-out sets")
     parser.add_argument("--json", action="store_true", help="print one JSON line of headlines")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
-    parser.add_argument("--only", choices=("text", "image"), help="run one half of the study")
+    parser.add_argument(
+        "--only",
+        choices=("text", "image", *KIND_STUDIES),
+        help="run one part: text or image of this study, or the point / answer EBT study "
+        "(written to OUT/points or OUT/answer)",
+    )
     parser.add_argument("--rows", type=int, help="eval rows per split (perplexity)")
     parser.add_argument("--examples", type=int, help="arith prompts per split (exact match)")
     parser.add_argument("--sweep-rows", type=int, help="eval rows per difficulty level")
@@ -332,6 +344,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    if args.only in KIND_STUDIES:  # a study of its own: its module, its folder under --out
+        study = importlib.import_module(f"{__package__}.{args.only}")
+        return study.main(["--out", str(Path(args.out) / args.only)] + ["--quick"] * args.quick)
     size = QUICK if args.quick else FULL
     overrides = {
         k: tuple(v) if k == "size" else v
