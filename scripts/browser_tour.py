@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
@@ -188,61 +189,54 @@ def playground_tour(url: str, shots: Path) -> dict:
     return _visit(url, lambda page: {"playground": playground_tab(page, shots)}, shots)
 
 
-def _visit(url: str, steps, shots: Path) -> dict:
-    """Open `url` in Chromium, run `steps(page)`; raises on any page or console error."""
+def _console(errors: list[str], msg) -> None:
+    """Any console error fails the visit (refused requests included: they log none)."""
+    if msg.type == "error":
+        errors.append(f"console error: {msg.text}")
+
+
+@contextmanager
+def browser_page(width: int = 1400, height: int = 1000, console: bool = True):
+    """A Chromium page that records page errors (and console errors when `console`); raises
+    PageErrors after the block if any occurred."""
     from playwright.sync_api import sync_playwright
 
-    shots.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": width, "height": height})
             page.on("pageerror", lambda err: errors.append(f"page error: {err}"))
-            page.on(
-                "console",
-                lambda msg: (
-                    errors.append(f"console error: {msg.text}") if msg.type == "error" else None
-                ),
-            )
-            page.goto(url)
-            page.wait_for_selector(PLOT, timeout=60_000)
-            report = steps(page)
+            if console:
+                page.on("console", lambda msg: _console(errors, msg))
+            yield page
         finally:
             browser.close()
     if errors:
         raise PageErrors("\n".join(errors))
+
+
+def _visit(url: str, steps, shots: Path) -> dict:
+    """Open `url` in Chromium, run `steps(page)`; raises on any page or console error."""
+    shots.mkdir(parents=True, exist_ok=True)
+    with browser_page() as page:
+        page.goto(url)
+        page.wait_for_selector(PLOT, timeout=60_000)
+        report = steps(page)
     return report
 
 
 def tour(url: str, shots: Path, image: Path, example: str = "12+35=") -> dict:
     """Visit every tab of the app at `url`; screenshots go to `shots`. Raises on page errors."""
-    from playwright.sync_api import sync_playwright
-
     shots.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
     report: dict = {}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("pageerror", lambda err: errors.append(f"page error: {err}"))
-            page.on(
-                "console",
-                lambda msg: (
-                    errors.append(f"console error: {msg.text}") if msg.type == "error" else None
-                ),
-            )
-            start = time.perf_counter()
-            page.goto(url)
-            page.wait_for_selector(PLOT, timeout=60_000)
-            report["first_plot_s"] = round(time.perf_counter() - start, 2)
-            report["think"] = think_tab(page, shots, example)
-            report["landscape"] = landscape_tab(page, shots)
-            report["points"] = points_tab(page, shots)
-            report["denoise"] = denoise_tab(page, shots, image)
-        finally:
-            browser.close()
-    if errors:
-        raise PageErrors("\n".join(errors))
+    with browser_page() as page:
+        start = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector(PLOT, timeout=60_000)
+        report["first_plot_s"] = round(time.perf_counter() - start, 2)
+        report["think"] = think_tab(page, shots, example)
+        report["landscape"] = landscape_tab(page, shots)
+        report["points"] = points_tab(page, shots)
+        report["denoise"] = denoise_tab(page, shots, image)
     return report

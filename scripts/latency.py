@@ -56,25 +56,20 @@ def first_complete_page(url: str, served_s: float, browser) -> dict:
     """Seconds from the app's start to its first page with charts drawn (issue 16: ≤ 5 s): the
     page is opened in Chromium as soon as it is served; done when the Think tab's energy and
     top-k charts have drawn (an SVG plot area each)."""
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    start = time.perf_counter()
-    page.goto(url)
-    page.wait_for_function(CHARTS, timeout=120_000)
-    charts_s = time.perf_counter() - start
-    page.close()
+    charts_s = _page_to_charts(browser, url)
     return {"start_to_charts_s": round(served_s + charts_s, 2), "page_to_charts_s": {
-        "first": round(charts_s, 2), "next": _page_to_charts(browser, url)}}  # fmt: skip
+        "first": round(charts_s, 2), "next": round(_page_to_charts(browser, url), 2)}}  # fmt: skip
 
 
 def _page_to_charts(browser, url: str) -> float:
-    """Seconds from opening the page to its charts drawn, for a visitor after the first."""
+    """Seconds from opening the page in a new tab to its charts drawn."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     start = time.perf_counter()
     page.goto(url)
     page.wait_for_function(CHARTS, timeout=120_000)
     seconds = time.perf_counter() - start
     page.close()
-    return round(seconds, 2)
+    return seconds
 
 
 def main() -> None:

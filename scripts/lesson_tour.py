@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from browser_tour import CHROMIUM, PLOT, PageErrors, _plots, _slider, _wait_idle
+from browser_tour import PLOT, _plots, _slider, _wait_idle, browser_page
 
 VIEWPORTS = {"desktop": (1400, 900), "phone": (390, 844)}
 CHOSEN_POINTS = """() => {
@@ -22,12 +22,6 @@ CHOSEN_POINTS = """() => {
              p.layout.title.text.includes('red = chosen'));
     return plot ? plot.data[plot.data.length - 1].x.length : -1;
 }"""
-
-
-def _console(errors: list[str], msg) -> None:
-    """Any console error fails the visit (refused requests included: they log none)."""
-    if msg.type == "error":
-        errors.append(f"console error: {msg.text}")
 
 
 def _open_tab(page, name: str) -> None:
@@ -153,53 +147,30 @@ def denoise_error(page, tiny_png: Path) -> dict:
 
 def visit(url: str, shots: Path, tiny_png: Path, viewport: str, example: str) -> dict:
     """Every check above at one viewport; raises PageErrors on any page or console error."""
-    from playwright.sync_api import sync_playwright
-
     shots.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
     width, height = VIEWPORTS[viewport]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.on("pageerror", lambda err: errors.append(f"page error: {err}"))
-            page.on("console", lambda msg: _console(errors, msg))
-            report = {"viewport": viewport, **first_page(page, url)}
-            report |= example_click(page, example)
-            page.screenshot(path=str(shots / f"lesson-{viewport}-example.png"))
-            report |= play(page)
-            report |= score(page, 3)
-            report |= landscape_projection(page)
-            report |= preset(page)
-            report |= bad_prompt(page)
-            page.screenshot(path=str(shots / f"lesson-{viewport}-error.png"), full_page=True)
-            report |= denoise_error(page, tiny_png)
-            report["plots_visible"] = _plots(page)
-        finally:
-            browser.close()
-    if errors:
-        raise PageErrors("\n".join(errors))
+    with browser_page(width, height) as page:
+        report = {"viewport": viewport, **first_page(page, url)}
+        report |= example_click(page, example)
+        page.screenshot(path=str(shots / f"lesson-{viewport}-example.png"))
+        report |= play(page)
+        report |= score(page, 3)
+        report |= landscape_projection(page)
+        report |= preset(page)
+        report |= bad_prompt(page)
+        page.screenshot(path=str(shots / f"lesson-{viewport}-error.png"), full_page=True)
+        report |= denoise_error(page, tiny_png)
+        report["plots_visible"] = _plots(page)
     return report
 
 
 def links(url: str, query: str, expected: str) -> dict:
     """A permalink opens the same run as the API (`expected`); Copy link gives it back; a bad
     value is named on the page, which still thinks. Raises PageErrors on any page error."""
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on("pageerror", lambda err: errors.append(f"page error: {err}"))
-            report = _open_link(page, f"{url}?{query}", expected)
-            report |= _bad_link(page, f"{url}?tab=think&prompt=12%2B35%3D&steps=999")
-            report |= _denoise_link(page, f"{url}?tab=denoise&image=denoise-china.png&noise=0.2")
-        finally:
-            browser.close()
-    if errors:
-        raise PageErrors("\n".join(errors))
+    with browser_page(1400, 900, console=False) as page:
+        report = _open_link(page, f"{url}?{query}", expected)
+        report |= _bad_link(page, f"{url}?tab=think&prompt=12%2B35%3D&steps=999")
+        report |= _denoise_link(page, f"{url}?tab=denoise&image=denoise-china.png&noise=0.2")
     return report
 
 
