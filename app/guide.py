@@ -68,89 +68,79 @@ def _applier(apply: Callable, preset: Preset, number: int) -> Callable:
     return run
 
 
+def _think(label: str, notice: str, checkpoint: str, prompt: str, **settings) -> Preset:
+    """A Think preset: a prompt on `checkpoint` with /think settings."""
+    values = dict(prompt=prompt, checkpoint=checkpoint, **settings)
+    return Preset(label, notice, values, needs=(checkpoint,))
+
+
+def _denoise(label: str, notice: str, image: str, noise: float, steps: int) -> Preset:
+    """A Denoise preset: an example photo at a noise level, on the image EBT."""
+    values = dict(image=f"denoise-{image}.png", noise=noise, steps=steps)
+    return Preset(label, notice, values, needs=("image-ebt",))
+
+
 register(
     "think",
     [
-        Preset(
+        _think(
             "A carry, 1 step",
             "With one descent step per character the model writes 800 for 696+204: the "
             "hundreds digit has not settled yet.",
-            dict(prompt="696+204=", checkpoint="arith-ebt", steps=1, max_new_tokens=3),
-            needs=("arith-ebt",),
+            "arith-ebt", "696+204=", steps=1, max_new_tokens=3,
         ),
-        Preset(
+        _think(
             "Think longer",
             "With 8 steps the same sum comes out 900: press Play on token 0 and watch the "
             "'8' lose to the '9' as the energy falls.",
-            dict(prompt="696+204=", checkpoint="arith-ebt", steps=8, max_new_tokens=3),
-            needs=("arith-ebt",),
+            "arith-ebt", "696+204=", steps=8, max_new_tokens=3,
         ),
-        Preset(
+        _think(
             "16 noisy candidates",
             "With Langevin noise the 16 candidates start apart and fan in: the best-of-N "
             "table ranks them by final energy and keeps the lowest.",
-            dict(
-                prompt="([[(=",
-                checkpoint="arith-ebt",
-                samples=16,
-                langevin=0.5,
-                steps=4,
-                max_new_tokens=5,
-            ),
-            needs=("arith-ebt",),
-        ),  # fmt: skip
-        Preset(
+            "arith-ebt", "([[(=", samples=16, langevin=0.5, steps=4, max_new_tokens=5,
+        ),
+        _think(
             "Stop early",
             "With a tolerance of 0.02 the descent stops once the energy no longer moves: the "
             "subscripts show how few of the 16 allowed steps each character needed.",
-            dict(
-                prompt="487+396=",
-                checkpoint="arith-ebt",
-                steps=16,
-                tolerance=0.02,
-                max_new_tokens=4,
-            ),
-            needs=("arith-ebt",),
-        ),  # fmt: skip
-        Preset(
+            "arith-ebt", "487+396=", steps=16, tolerance=0.02, max_new_tokens=4,
+        ),
+        _think(
             "English",
             "The english EBT continues a sentence: characters it is unsure of have a higher "
             "final energy (lighter chips in the strip).",
-            dict(prompt="The ", checkpoint="english-ebt", max_new_tokens=16),
-            needs=("english-ebt",),
+            "english-ebt", "The ", max_new_tokens=16,
         ),
     ],
-)
+)  # fmt: skip
 register(
     "denoise",
     [
-        Preset(
+        _denoise(
             "Trained noise",
             "At the noise level it was trained on (0.1) two descent steps remove most of the "
             "noise: PSNR jumps at step 1.",
-            dict(image="denoise-astronaut.png", noise=0.1, steps=2),
-            needs=("image-ebt",),
+            "astronaut", noise=0.1, steps=2,
         ),
-        Preset(
+        _denoise(
             "Noise beyond training",
             "At 0.3, three times the training noise, compare how much grain the EBT and the "
             "DiT leave: the PSNR chart shows who copes out of distribution.",
-            dict(image="denoise-china.png", noise=0.3, steps=2),
-            needs=("image-ebt",),
+            "china", noise=0.3, steps=2,
         ),
-        Preset(
+        _denoise(
             "More steps",
             "With 8 steps the energy keeps falling: check on the PSNR chart whether the photo "
             "keeps getting better too.",
-            dict(image="denoise-camera.png", noise=0.1, steps=8),
-            needs=("image-ebt",),
+            "camera", noise=0.1, steps=8,
         ),
-        Preset(
+        _denoise(
             "Already noisy",
             "Noise 0 adds nothing: the EBT descends on the photo as it is; compare the first "
             "and last frames to see what it changes in a clean picture.",
-            dict(image="denoise-camera.png", noise=0.0, steps=2),
-            needs=("image-ebt",),
+            "camera", noise=0.0, steps=2,
         ),
     ],
-)
+)  # fmt: skip

@@ -111,13 +111,15 @@ class Registry:
                 self._models[name] = ebt.load(self.folder / name)
             return self._models[name]
 
+    def _offered(self, name, offered: list[str], described: str):
+        """The checkpoint `name` if it is one of `offered`, else a ValueError naming them."""
+        if name not in offered:
+            raise ValueError(f"checkpoint must be one of {described}, got {name!r}")
+        return self.get(name)
+
     def text_ebt(self, name) -> ebt.TextEBT:
         """A text EBT offered by this app (never an arbitrary path sent by a client)."""
-        if name not in self.text_ebts:
-            raise ValueError(
-                f"checkpoint must be one of {self.text_ebts} (in {self.folder}), got {name!r}"
-            )
-        return self.get(name)
+        return self._offered(name, self.text_ebts, f"{self.text_ebts} (in {self.folder})")
 
     def think_defaults(self, name) -> ebt.ThinkConfig:
         """A text EBT's default ThinkConfig, read from its config.json (no weights loaded)."""
@@ -127,19 +129,11 @@ class Registry:
 
     def image_ebt(self, name) -> ebt.ImageEBT:
         """An image EBT offered by this app (the DiT is the baseline, not a choice)."""
-        if name not in self.image_ebts:
-            raise ValueError(
-                f"checkpoint must be one of the image EBTs {self.image_ebts}, got {name!r}"
-            )
-        return self.get(name)
+        return self._offered(name, self.image_ebts, f"the image EBTs {self.image_ebts}")
 
     def point_ebt(self, name) -> ebt.PointEBT:
         """A point EBT offered by this app (never an arbitrary path sent by a client)."""
-        if name not in self.point_ebts:
-            raise ValueError(
-                f"checkpoint must be one of the point EBTs {self.point_ebts}, got {name!r}"
-            )
-        return self.get(name)
+        return self._offered(name, self.point_ebts, f"the point EBTs {self.point_ebts}")
 
     def point_regressor(self, task: str) -> ebt.PointRegressor | None:
         """The first regression baseline of this folder trained on `task` (None if there is

@@ -33,6 +33,19 @@ TEMPLATE.layout.update(
 _LAYOUT = dict(height=320, margin=dict(l=50, r=20, t=50, b=45), template=TEMPLATE)
 
 
+def energy_grid(trace, scape: ebt.Landscape, **style):
+    """A landscape's energy on its grid as a `trace` (go.Contour or go.Surface)."""
+    return trace(
+        x=scape.a.astype("float32"),  # (R,)
+        y=scape.b.astype("float32"),  # (R,)
+        z=scape.energy.astype("float32"),  # (R, R)
+        colorscale=COLORSCALE,
+        colorbar=dict(title=dict(text="energy")),
+        name="energy",
+        **style,
+    )
+
+
 def show_char(char: str) -> str:
     """A character as it should be displayed: whitespace made visible."""
     return VISIBLE.get(char, char)

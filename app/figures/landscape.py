@@ -13,6 +13,7 @@ from .common import (
     COLORSCALE,
     OTHER_COLOR,
     _token,
+    energy_grid,
     show_char,
 )
 
@@ -60,18 +61,9 @@ def _path_customdata(scape: ebt.Landscape, i: int) -> list[list]:
 
 def _slice(trace, scape: ebt.Landscape, **style):
     """The energy on the slice's grid as a `trace` (go.Contour or go.Surface)."""
-    return trace(
-        x=scape.a.astype("float32"),  # (R,)
-        y=scape.b.astype("float32"),  # (R,)
-        z=scape.energy.astype("float32"),  # (R, R)
-        colorscale=COLORSCALE,
-        colorbar=dict(title=dict(text="energy")),
-        # one colour range for the slice and the paths: on a random plane the slice spans
-        # ~0.007 while the path falls ~0.3; a colour bar of the slice alone would hide that
-        **_colour_range(trace, scape),
-        name="energy",
-        **style,
-    )
+    # one colour range for the slice and the paths: on a random plane the slice spans
+    # ~0.007 while the path falls ~0.3; a colour bar of the slice alone would hide that
+    return energy_grid(trace, scape, **_colour_range(trace, scape), **style)
 
 
 def _colour_range(trace, scape: ebt.Landscape) -> dict:

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 import ebt_core as ebt
 
-from .common import _LAYOUT, CHOSEN_COLOR, COLORSCALE, OTHER_COLOR
+from .common import _LAYOUT, CHOSEN_COLOR, OTHER_COLOR, energy_grid
 
 _SCAPE_LAYOUT = dict(_LAYOUT, height=440)
 BASELINE_COLOR = "#ff8c00"
@@ -23,18 +23,6 @@ _MARBLE_HOVER = (
     "candidate %{customdata[0]} · step %{customdata[1]}<br>(%{x:.3f}, %{y:.3f})"
     "<br>E = %{customdata[2]:.4f}<extra></extra>"
 )
-
-
-def _grid(trace, scape: ebt.Landscape, **style):
-    return trace(
-        x=scape.a.astype("float32"),  # (R,)
-        y=scape.b.astype("float32"),  # (R,)
-        z=scape.energy.astype("float32"),  # (R, R)
-        colorscale=COLORSCALE,
-        colorbar=dict(title=dict(text="energy")),
-        name="energy",
-        **style,
-    )
 
 
 def _order(scape: ebt.Landscape) -> list[int]:
@@ -95,7 +83,7 @@ def point_contour(
 ) -> go.Figure:
     """Contour of the exact landscape; the context's points, faint paths up to `step`, the
     marbles at `step`, modes and baseline."""
-    fig = go.Figure(_grid(go.Contour, scape, hovertemplate="E = %{z:.4f}<extra></extra>"))
+    fig = go.Figure(energy_grid(go.Contour, scape, hovertemplate="E = %{z:.4f}<extra></extra>"))
     if len(context):
         fig.add_trace(_context_trace(context))
     for i in _order(scape):
@@ -130,7 +118,7 @@ def point_contour(
 
 def point_surface(scape: ebt.Landscape, step: int, title: str) -> go.Figure:
     """The same landscape as a surface; the marbles sit on it at their recorded energies."""
-    fig = go.Figure(_grid(go.Surface, scape, opacity=0.9))
+    fig = go.Figure(energy_grid(go.Surface, scape, opacity=0.9))
     order, states, energies = _marbles(scape, step)
     if order:
         fig.add_trace(
