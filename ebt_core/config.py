@@ -107,3 +107,18 @@ class ThinkConfig(_JsonConfig):
             )
         _check_float("tolerance", self.tolerance, 0.0, 1e6)
         _check_int("seed", self.seed, 0, 2**63 - 1)
+
+
+def require_model(model: Any, cls: type, what: str) -> Any:
+    """`model` if it is a `cls`; else a ValueError `what` naming the kind it has."""
+    if not isinstance(model, cls):
+        kind = getattr(getattr(model, "config", None), "kind", type(model).__name__)
+        raise ValueError(f"{what}, got {kind!r}")
+    return model
+
+
+def think_config_for(model: Any, config: ThinkConfig | None) -> ThinkConfig:
+    """The caller's ThinkConfig, or (None) the checkpoint's default (`model.think_defaults`)."""
+    if config is not None and not isinstance(config, ThinkConfig):
+        raise ValueError(f"config must be a ThinkConfig or None, got {type(config).__name__}")
+    return config if config is not None else getattr(model, "think_defaults", ThinkConfig())

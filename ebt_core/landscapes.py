@@ -138,6 +138,11 @@ def landscape(
     if isinstance(model, PointEBT):
         return _point_run_landscape(model, run, token, resolution, method, margin, modes)
     method = "pca" if method is None else method
+    _check_text_args(model, run, token, resolution, method, margin, seed)
+    return _text_landscape(model, run, token, resolution, method, margin, seed)
+
+
+def _check_text_args(model, run, token, resolution, method, margin, seed) -> None:
     if not isinstance(model, TextEBT):
         raise ValueError("landscape needs a text EBT checkpoint (kind 'text-ebt')")
     if model.config.vocab != run.vocab:
@@ -148,6 +153,10 @@ def landscape(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+
+
+def _text_landscape(model, run, token, resolution, method, margin, seed) -> Landscape:
+    """The slice through a text EBT's descent of token `token` (arguments checked)."""
     record = run.tokens[token]
     states = record.states.astype(np.float64)  # (N, S+1, V)
     points = states.reshape(-1, states.shape[-1])

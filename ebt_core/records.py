@@ -190,8 +190,19 @@ def _points_array(data: dict[str, Any], key: str) -> np.ndarray:
     return arr
 
 
+class _Verdict:
+    """What the score results share: `energies` per scored item, fields of text or arrays."""
+
+    @property
+    def total_energy(self) -> float:
+        return float(self.energies.sum())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in vars(self).items()}
+
+
 @dataclass
-class ScoreResult:
+class ScoreResult(_Verdict):
     """The model as a verifier of a user-supplied continuation.
 
     energies:        (len(answer),) energy of each answer character (one-hot candidate) given
@@ -210,23 +221,9 @@ class ScoreResult:
     sample_energies: np.ndarray
     sample_rank: np.ndarray
 
-    @property
-    def total_energy(self) -> float:
-        return float(self.energies.sum())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt,
-            "answer": self.answer,
-            "energies": self.energies.tolist(),
-            "vocab_rank": self.vocab_rank.tolist(),
-            "sample_energies": self.sample_energies.tolist(),
-            "sample_rank": self.sample_rank.tolist(),
-        }
-
 
 @dataclass
-class PointScoreResult:
+class PointScoreResult(_Verdict):
     """A point EBT as a verifier of user-supplied next points.
 
     energies:        (K,) energy of each continuation point as the candidate after the context
@@ -241,10 +238,3 @@ class PointScoreResult:
     energies: np.ndarray
     sample_energies: np.ndarray
     sample_rank: np.ndarray
-
-    @property
-    def total_energy(self) -> float:
-        return float(self.energies.sum())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v.tolist() for k, v in vars(self).items()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..config import MAX_SAMPLES, ThinkConfig
+from ..config import MAX_SAMPLES, ThinkConfig, require_model, think_config_for
 from ..descent import DescentPolicy, autograd_energy_and_grad, descend, frozen, resolve_step_size
 from ..records import PointScoreResult, ThinkRun, TokenRecord
 from .model import PointCache, PointEBT, PointRegressor
@@ -47,13 +47,6 @@ def _check_length(model, context: np.ndarray, new: int, name: str = "max_new_tok
             f"points ({len(context)}) + {name} ({new}) = {total} exceeds the model's "
             f"max_context of {model.config.max_context} points"
         )
-
-
-def _require(model, cls, what: str):
-    if not isinstance(model, cls):
-        kind = getattr(getattr(model, "config", None), "kind", type(model).__name__)
-        raise ValueError(f"{what}, got {kind!r}")
-    return model
 
 
 def _tensor(points: np.ndarray) -> torch.Tensor:
@@ -95,12 +88,6 @@ def _select(energies: np.ndarray, rule: str) -> int:
     return int(np.argmax(energies[:, 0] - energies[:, -1]))  # "max_gap"
 
 
-def _resolve(model, config):
-    if config is not None and not isinstance(config, ThinkConfig):
-        raise ValueError(f"config must be a ThinkConfig or None, got {type(config).__name__}")
-    return config if config is not None else getattr(model, "think_defaults", ThinkConfig())
-
-
 def think(
     model: PointEBT,
     points,
@@ -113,8 +100,8 @@ def think(
     start: optional (K, 2) starting candidates for the FIRST generated point (e.g. where a user
     clicked the landscape); they replace the N random starts (K plays the role of samples).
     """
-    model = _require(model, PointEBT, "thinking about points needs a 'points-ebt' checkpoint")
-    cfg = _resolve(model, config)
+    model = require_model(model, PointEBT, "thinking about points needs a 'points-ebt' checkpoint")
+    cfg = think_config_for(model, config)
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
         raise ValueError(f"max_new_tokens must be an integer, got {max_new_tokens!r}")
     if not 1 <= max_new_tokens <= MAX_NEW_POINTS:
@@ -150,8 +137,8 @@ def score(model: PointEBT, points, continuation, config: ThinkConfig | None = No
     continuation's earlier points, and ranked among the final energies of the model's own N
     descents there (config: None = the checkpoint's defaults).
     """
-    model = _require(model, PointEBT, "scoring points needs a 'points-ebt' checkpoint")
-    cfg = _resolve(model, config)
+    model = require_model(model, PointEBT, "scoring points needs a 'points-ebt' checkpoint")
+    cfg = think_config_for(model, config)
     context = check_points("points", points)
     answer = check_points("continuation", continuation)
     _check_length(model, context, len(answer), "len(continuation)")
@@ -174,7 +161,9 @@ def score(model: PointEBT, points, continuation, config: ThinkConfig | None = No
 
 def predict_point(model: PointRegressor, points) -> np.ndarray:
     """The regression baseline's next point (2,) after `points` ((T, 2) pairs)."""
-    model = _require(model, PointRegressor, "predict_point needs a 'points-regressor' checkpoint")
+    model = require_model(
+        model, PointRegressor, "predict_point needs a 'points-regressor' checkpoint"
+    )
     context = check_points("points", points)
     _check_length(model, context, 0, "0")
     with torch.no_grad():
@@ -183,7 +172,7 @@ def predict_point(model: PointRegressor, points) -> np.ndarray:
 
 def energy_grid(model: PointEBT, points, a: np.ndarray, b: np.ndarray, chunk: int = 4096):
     """Exact energy of every candidate point (a[i], b[j]) after `points` → (len(b), len(a))."""
-    model = _require(model, PointEBT, "an energy grid needs a 'points-ebt' checkpoint")
+    model = require_model(model, PointEBT, "an energy grid needs a 'points-ebt' checkpoint")
     context = check_points("points", points)
     grid = np.stack(np.meshgrid(a, b), axis=-1).reshape(-1, 2)  # (R_b·R_a, 2), row = b
     out = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..config import ThinkConfig, _check_int
+from ..config import ThinkConfig, _check_int, require_model, think_config_for
 from ..descent import (
     DescentPolicy,
     autograd_energy_and_grad,
@@ -34,17 +34,7 @@ CACHE_MODES = ("kv", "prefix", "none")
 
 
 def _require_ebt(model) -> TextEBT:
-    if not isinstance(model, TextEBT):
-        kind = getattr(getattr(model, "config", None), "kind", type(model).__name__)
-        raise ValueError(f"thinking needs a text EBT checkpoint (kind 'text-ebt'), got {kind!r}")
-    return model
-
-
-def _think_config(model: TextEBT, config) -> ThinkConfig:
-    """The caller's ThinkConfig, or (None) the checkpoint's default."""
-    if config is not None and not isinstance(config, ThinkConfig):
-        raise ValueError(f"config must be a ThinkConfig or None, got {type(config).__name__}")
-    return config if config is not None else getattr(model, "think_defaults", ThinkConfig())
+    return require_model(model, TextEBT, "thinking needs a text EBT checkpoint (kind 'text-ebt')")
 
 
 def _check_prompt(model: TextEBT, prompt: str, new_tokens: int) -> torch.Tensor:
@@ -130,7 +120,7 @@ def think(
     if cache not in CACHE_MODES:
         raise ValueError(f"cache must be one of {CACHE_MODES}, got {cache!r}")
     model = _require_ebt(model)
-    cfg = _think_config(model, config)
+    cfg = think_config_for(model, config)
     _check_int("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
     ids = _check_prompt(model, prompt, max_new_tokens)  # (1, T)
     vocab = model.config.vocab
@@ -174,7 +164,7 @@ def score(
     """
     model = _require_ebt(model)
     check_text("answer", answer)
-    cfg = _think_config(model, config)
+    cfg = think_config_for(model, config)
     ids = _check_prompt(model, prompt, len(answer))
     answer_ids = CharTokenizer(model.config.vocab).encode(answer, "answer")
     gen = torch.Generator().manual_seed(cfg.seed)
