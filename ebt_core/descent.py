@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 ReadFn = Callable[[torch.Tensor], torch.Tensor]
@@ -206,6 +207,14 @@ def descend(
         if step.next_state is None:
             return
         previous, state = step, step.next_state
+
+
+def select_candidate(energies: np.ndarray, rule: str) -> int:
+    """Best-of-N over (N, S+1) per-step energies (ThinkConfig.select): "min" keeps the lowest
+    final energy, "max_gap" the candidate whose energy fell most."""
+    if rule == "min":
+        return int(np.argmin(energies[:, -1]))
+    return int(np.argmax(energies[:, 0] - energies[:, -1]))  # "max_gap"
 
 
 def unroll(

@@ -13,7 +13,14 @@ import numpy as np
 import torch
 
 from ..config import MAX_SAMPLES, ThinkConfig, require_model, think_config_for
-from ..descent import DescentPolicy, autograd_energy_and_grad, descend, frozen, resolve_step_size
+from ..descent import (
+    DescentPolicy,
+    autograd_energy_and_grad,
+    descend,
+    frozen,
+    resolve_step_size,
+    select_candidate,
+)
 from ..records import PointScoreResult, ThinkRun, TokenRecord
 from .model import PointCache, PointEBT, PointRegressor
 
@@ -82,12 +89,6 @@ def descend_candidates(
     )
 
 
-def _select(energies: np.ndarray, rule: str) -> int:
-    if rule == "min":
-        return int(np.argmin(energies[:, -1]))
-    return int(np.argmax(energies[:, 0] - energies[:, -1]))  # "max_gap"
-
-
 def think(
     model: PointEBT,
     points,
@@ -121,7 +122,7 @@ def think(
         states, energies, grad_norms, used = descend_candidates(
             model, cache, cfg, alpha, gen, given
         )
-        chosen = _select(energies, cfg.select)
+        chosen = select_candidate(energies, cfg.select)
         records.append(TokenRecord("", energies, states, grad_norms, chosen, used, position))
         with torch.no_grad():
             cache = model.prefix(_tensor(states[chosen, -1][None]), past=cache)

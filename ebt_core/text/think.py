@@ -22,6 +22,7 @@ from ..descent import (
     descend,
     frozen,
     resolve_step_size,
+    select_candidate,
     softmax_read,
 )
 from ..records import ScoreResult, ThinkRun, TokenRecord
@@ -98,12 +99,6 @@ def _append(model: TextEBT, ids: torch.Tensor, cache: KVCache, token: int):
         return torch.cat([ids, next_id], dim=1), model.prefix(next_id, past=cache)
 
 
-def _select(energies: np.ndarray, rule: str) -> int:
-    if rule == "min":
-        return int(np.argmin(energies[:, -1]))
-    return int(np.argmax(energies[:, 0] - energies[:, -1]))  # "max_gap"
-
-
 def think(
     model: TextEBT,
     prompt: str,
@@ -131,7 +126,7 @@ def think(
         kv = model.prefix(ids)
     for position in range(max_new_tokens):
         states, energies, grad_norms, used = _descend(model, kv, ids, cfg, alpha, gen, cache)
-        chosen = _select(energies, cfg.select)
+        chosen = select_candidate(energies, cfg.select)
         token = int(np.argmax(states[chosen, -1]))
         records.append(
             TokenRecord(vocab[token], energies, states, grad_norms, chosen, used, position, vocab)
