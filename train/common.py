@@ -1,5 +1,6 @@
-"""What the text and image training scripts share: the command line, reading a recipe file,
-optimizer groups, the learning-rate step, torchrun data parallelism, and the resumable state.
+"""What the training scripts share: the command line, reading a recipe file, warm starts from a
+checkpoint, optimizer groups, the learning-rate step, torchrun data parallelism, and the
+resumable state.
 
 A resumable state lives in OUT/.resume: the weights (a checkpoint), the optimizer's tensors
 (safetensors) and JSON for the iteration, the metrics so far and the data RNG's state.
@@ -70,6 +71,32 @@ def checkpoint_dir(args: argparse.Namespace, name: str) -> Path:
 
 
 # ---- optimizer ------------------------------------------------------------------------------
+def warm_start(model, source: str) -> None:
+    """Start a sequence model (text or answer EBT, Transformer++) from a trained checkpoint.
+
+    From a checkpoint of the model's own class and architecture: every weight (fine-tuning
+    with another recipe). From a Transformer++: the shared stack (embeddings, blocks, final
+    norm); an EBT's candidate projection starts as the transposed token embedding, so a one-hot
+    candidate enters the candidate stream exactly as its token would enter the real stream.
+    """
+    base = ebt.load(source)
+    if not isinstance(base, (ebt.Transformer, type(model))):
+        raise ValueError(
+            f"init_from must name a Transformer++ or a {model.config.kind} checkpoint, "
+            f"got {source!r} ({base.config.kind})"
+        )
+    if base.config.vocab != model.config.vocab:
+        raise ValueError(f"init_from {source!r} has a different vocabulary")
+    own = model.state_dict()
+    shared = {k: v for k, v in base.state_dict().items() if k in own}
+    if any(own[k].shape != v.shape for k, v in shared.items()):
+        raise ValueError(f"init_from {source!r} has a different architecture")
+    model.load_state_dict(shared, strict=isinstance(base, type(model)))
+    if not isinstance(model, ebt.Transformer) and isinstance(base, ebt.Transformer):
+        with torch.no_grad():
+            model.candidate_proj.weight.copy_(base.tok_emb.weight.t())
+
+
 def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only; a learnable α gets its own group, with no
     weight decay and `alpha_lr_mult` × the learning rate (reference §2)."""

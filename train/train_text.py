@@ -31,6 +31,7 @@ from ebt_core.study import cli, measures
 from ebt_core.text import training as obj
 from ebt_core.text.data import get_corpus, text_corpus
 from train import common
+from train.common import warm_start  # train_text.warm_start: the text recipe's init_from
 
 
 def parse_args(argv=None):
@@ -47,32 +48,6 @@ def build(recipe: obj.TextRecipe, vocab: str, device: torch.device):
     config = ebt.TextModelConfig(**{**recipe.model, "kind": recipe.kind, "vocab": vocab})
     model = (ebt.TextEBT if recipe.kind == "text-ebt" else ebt.Transformer)(config).to(device)
     return model, common.make_optimizer(model, recipe)
-
-
-def warm_start(model, source: str) -> None:
-    """Start from a trained checkpoint instead of a random init.
-
-    From a text EBT of the same architecture: every weight (fine-tuning with another recipe).
-    From a Transformer++: the shared stack (embeddings, blocks, final norm); the candidate
-    projection starts as the transposed token embedding, so a one-hot candidate enters the
-    candidate stream exactly as its token would enter the real stream.
-    """
-    base = ebt.load(source)
-    if not isinstance(base, (ebt.Transformer, type(model))):
-        raise ValueError(
-            f"init_from must name a Transformer++ or a {model.config.kind} checkpoint, "
-            f"got {source!r} ({base.config.kind})"
-        )
-    if base.config.vocab != model.config.vocab:
-        raise ValueError(f"init_from {source!r} has a different vocabulary")
-    own = model.state_dict()
-    shared = {k: v for k, v in base.state_dict().items() if k in own}
-    if any(own[k].shape != v.shape for k, v in shared.items()):
-        raise ValueError(f"init_from {source!r} has a different architecture")
-    model.load_state_dict(shared, strict=isinstance(base, type(model)))
-    if isinstance(model, ebt.TextEBT) and isinstance(base, ebt.Transformer):
-        with torch.no_grad():
-            model.candidate_proj.weight.copy_(base.tok_emb.weight.t())
 
 
 def evaluate(model, corpus, recipe: obj.TextRecipe, device) -> dict:
