@@ -41,14 +41,20 @@ def photo_256(folder: Path) -> Path:
     return path
 
 
-def timed(repeats: int, call, **kwargs) -> dict:
-    """Median and max seconds of `call(**kwargs)` over `repeats` calls after a warm-up."""
+def durations(repeats: int, call, **kwargs) -> list[float]:
+    """Seconds of each of `repeats` calls of `call(**kwargs)`, after a warm-up call."""
     call(**kwargs)  # warm-up: first-use costs (model load, caches) are not what a visitor waits for
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         call(**kwargs)
         times.append(time.perf_counter() - start)
+    return times
+
+
+def timed(repeats: int, call, **kwargs) -> dict:
+    """Median and max seconds of `call(**kwargs)` over `repeats` calls after a warm-up."""
+    times = durations(repeats, call, **kwargs)
     return {"median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3)}
 
 
