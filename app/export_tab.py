@@ -19,7 +19,7 @@ import gradio as gr
 
 import ebt_core as ebt
 from app import export, figures
-from app.inputs import LIMITS, int_in, user_errors
+from app.inputs import LIMITS, THINK_PARAMETERS, int_in, takes_think_parameters, user_errors
 from app.runtime import compute
 
 LANDSCAPE_RESOLUTION = 41  # the exported page's landscape (the Landscape tab's default)
@@ -51,37 +51,33 @@ class Exports:
             landscape = figures.landscape_contour(run, scape)
         return export.run_html(run, landscape)
 
-    # the signatures spell out /think's parameters: gradio names the API parameters after them
-    # fmt: off
-    def export_html(self, prompt, checkpoint, steps, step_size, langevin, samples, select,
-                    tolerance, seed, max_new_tokens, accept_lower_only=False):
+    @takes_think_parameters()
+    def export_html(self, *params):
         """The run /think would show, as one self-contained HTML file (works offline)."""
         with user_errors():
-            run = self.think.thought(prompt, checkpoint, steps, step_size, langevin, samples,
-                                     select, tolerance, seed, max_new_tokens, accept_lower_only)
+            run = self.think.thought(*params)
             return _file(run, ".html", self.page(run))
 
-    def export_json(self, prompt, checkpoint, steps, step_size, langevin, samples, select,
-                    tolerance, seed, max_new_tokens, accept_lower_only=False):
+    @takes_think_parameters()
+    def export_json(self, *params):
         """The run /think would show, as JSON (ThinkRun.to_dict; the lab opens it)."""
         with user_errors():
-            run = self.think.thought(prompt, checkpoint, steps, step_size, langevin, samples,
-                                     select, tolerance, seed, max_new_tokens, accept_lower_only)
+            run = self.think.thought(*params)
             return _file(run, ".json", export.run_json(run))
 
-    def export_gif(self, prompt, checkpoint, steps, step_size, langevin, samples, select,
-                   tolerance, seed, max_new_tokens, accept_lower_only=False, token=0):
-        """An animated GIF of one token's descent (`token`: its position, default 0)."""
+    @takes_think_parameters("token")
+    def export_gif(self, *params):
+        """An animated GIF of one token's descent (`token`, after /think's parameters: its
+        position, default 0)."""
+        n = len(THINK_PARAMETERS)
         with user_errors():
-            run = self.think.thought(prompt, checkpoint, steps, step_size, langevin, samples,
-                                     select, tolerance, seed, max_new_tokens, accept_lower_only)
-            token = 0 if token is None else token
+            run = self.think.thought(*params[:n])
+            token = 0 if len(params) <= n or params[n] is None else params[n]
             token = int_in("token", token, 0, LIMITS["max_new_tokens"] - 1)
             if token >= len(run.tokens):
                 raise ValueError(f"token must be below {len(run.tokens)} for this run, got {token}")
             return _file(run, f"-token{token}.gif", export.descent_gif(run, token))
 
-    # fmt: on
     @staticmethod
     def build() -> SimpleNamespace:
         """The export buttons and the file they give (lay out inside the Think tab)."""

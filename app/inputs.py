@@ -8,6 +8,7 @@ request within about 10–20 s on a busy 2-CPU host and the server responsive fo
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -129,6 +130,31 @@ def think_config(
         tolerance=float_in("tolerance", tolerance, 0.0, LIMITS["tolerance"]),
         seed=int_in("seed", seed, 0, MAX_SEED),
     )
+
+
+# /think's parameters in order: the exports take them too (app/export_tab.py)
+THINK_PARAMETERS = ("prompt", "checkpoint", "steps", "step_size", "langevin", "samples", "select",
+                    "tolerance", "seed", "max_new_tokens", "accept_lower_only")  # fmt: skip
+
+
+def takes_think_parameters(*extra: str):
+    """Decorator: a handler `(self, *params)` gets /think's parameter names, then `extra` (each
+    defaulting to 0; accept_lower_only, the last of THINK_PARAMETERS, to False). Gradio names an
+    endpoint's API parameters after its handler's signature, so /think and the exports share
+    this one list instead of spelling it out in each handler."""
+    P = inspect.Parameter
+    names = ("self", *THINK_PARAMETERS[:-1])
+    defaults = (("accept_lower_only", False), *((name, 0) for name in extra))
+    signature = inspect.Signature(
+        [P(n, P.POSITIONAL_OR_KEYWORD) for n in names]
+        + [P(n, P.POSITIONAL_OR_KEYWORD, default=d) for n, d in defaults]
+    )
+
+    def named(handler):
+        handler.__signature__ = signature
+        return handler
+
+    return named
 
 
 def check_think_work(config: ebt.ThinkConfig, max_new_tokens: int) -> None:

@@ -24,9 +24,11 @@ from app.export_tab import Exports
 from app.inputs import (
     LIMITS,
     MAX_SEED,
+    THINK_PARAMETERS,
     check_think_work,
     float_in,
     int_in,
+    takes_think_parameters,
     text_in,
     think_config,
     user_errors,
@@ -52,7 +54,7 @@ NO_DEFAULTS = (8, 0, 0.0, 1, "min", 0.0, 0, False)  # the settings without a che
 
 SETTINGS = ("steps", "step_size", "langevin", "samples", "select", "tolerance", "seed")
 SETTINGS += ("accept_lower_only",)  # think_config's order (the widgets' order)
-LINK_KEYS = ("prompt", "checkpoint", *SETTINGS[:7], "max_new_tokens", SETTINGS[7], "token", "step")
+LINK_KEYS = (*THINK_PARAMETERS, "token", "step")
 permalink.register("think", LINK_KEYS)  # /think's parameters, then the selected token and step
 
 
@@ -188,27 +190,12 @@ class ThinkTab:
         )
 
     # ---- API handlers -----------------------------------------------------------------------
-    def think(
-        self,
-        prompt,
-        checkpoint,
-        steps,
-        step_size,
-        langevin,
-        samples,
-        select,
-        tolerance,
-        seed,
-        max_new_tokens,
-        accept_lower_only=False,
-    ):
+    @takes_think_parameters()  # named like `thought`'s: app.inputs.THINK_PARAMETERS
+    def think(self, *params):
         """Generate a continuation by energy descent; returns the text, the token strip and the
         first token's descent (energy curves, top-k, best-of-N table, Transformer++ baseline)."""
         with user_errors():
-            return self.run_view(
-                self.thought(prompt, checkpoint, steps, step_size, langevin, samples, select,
-                             tolerance, seed, max_new_tokens, accept_lower_only)
-            )  # fmt: skip
+            return self.run_view(self.thought(*params))
 
     def thought(
         self,
