@@ -40,7 +40,7 @@ def in_process(repeats: int, photo: Path) -> dict:
     from app.denoise_tab import DEFAULT_DIT_PASSES, DenoiseTab
     from app.runtime import Registry
 
-    tab = DenoiseTab(Registry())
+    tab = DenoiseTab(Registry.scan())
     ebt_kwargs = request("/denoise", image=str(photo))
     dit_kwargs = request("/denoise_baseline", image=str(photo), dit_passes=DEFAULT_DIT_PASSES)
     quiet = lambda *a, **k: None
