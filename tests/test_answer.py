@@ -110,7 +110,7 @@ def test_warm_started_energy_is_the_transformers_negative_log_likelihood():
     base = ebt.Transformer(config).eval()
     model = tiny()
     model.load_state_dict({**model.state_dict(), **base.state_dict()})
-    with torch.no_grad():  # what train_answer.warm_start does, and no learned term yet
+    with torch.no_grad():  # what train.common.warm_start does, and no learned term yet
         model.candidate_proj.weight.copy_(base.tok_emb.weight.t())
         model.energy_head.weight.zero_()
     prompt, answer = "4857+5168=", "10025"

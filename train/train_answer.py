@@ -28,6 +28,7 @@ from ebt_core.answer.model import AnswerEBT, AnswerModelConfig
 from ebt_core.answer.think import solve
 from ebt_core.study import cli
 from train import common
+from train.common import warm_start  # train_answer.warm_start: the answer recipe's init_from
 from train.train_text import data_rngs, rng_state
 
 
@@ -40,25 +41,6 @@ def build(recipe: obj.AnswerRecipe, device: torch.device):
         model = ebt.Transformer(config)
     model = model.to(device)
     return model, common.make_optimizer(model, recipe)
-
-
-def warm_start(model, source: str) -> None:
-    """From an answer EBT of the same architecture: every weight. From a Transformer++ of the
-    same vocabulary: the shared stack, and the candidate projection as the transposed token
-    embedding (a one-hot answer enters as its characters would enter the real stream)."""
-    base = ebt.load(source)
-    if not isinstance(base, (ebt.Transformer, type(model))):
-        raise ValueError(f"init_from must name a Transformer++ or answer EBT, got {source!r}")
-    if base.config.vocab != model.config.vocab:
-        raise ValueError(f"init_from {source!r} has a different vocabulary")
-    own = model.state_dict()
-    shared = {k: v for k, v in base.state_dict().items() if k in own}
-    if any(own[k].shape != v.shape for k, v in shared.items()):
-        raise ValueError(f"init_from {source!r} has a different architecture")
-    model.load_state_dict(shared, strict=isinstance(base, type(model)))
-    if isinstance(model, AnswerEBT) and isinstance(base, ebt.Transformer):
-        with torch.no_grad():
-            model.candidate_proj.weight.copy_(base.tok_emb.weight.t())
 
 
 def accuracy(task, prompts: list[str], answers: list[str]) -> float:
