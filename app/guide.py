@@ -144,3 +144,80 @@ register(
         ),
     ],
 )  # fmt: skip
+
+
+def _playground(label: str, notice: str, **levers) -> Preset:
+    """A Playground preset: the fork task and the shipped recipe, with `levers` changed (it
+    fills the recipe; the visitor presses Train)."""
+    return Preset(label, notice, {"task": "fork", **levers})
+
+
+def _points(label: str, notice: str, checkpoint: str = "points-ebt", **view) -> Preset:
+    """A Point EBT preset (the Landscape tab's section): a shipped point EBT's view."""
+    values = {"checkpoint": checkpoint, "task": "fork", **view}
+    return Preset(label, notice, values, needs=(checkpoint,))
+
+
+_OFF_BOX = "1.25, 2; 1.5, 2; 1.75, 2; 2, 2"  # the probe fork moved by +2 on both axes (OOD)
+register(
+    "points",
+    [
+        _points(
+            "The fork",
+            "The 16 candidates descend from random starts and split 8 / 8 between the two true "
+            "next points (×), while the regression baseline's diamond sits between them.",
+        ),
+        _points(
+            "One step",
+            "After a single descent step only 6 of the 16 candidates have reached a true "
+            "next point: press Play to watch them roll from their starts.",
+            steps=1,
+        ),
+        _points(
+            "More candidates, more steps",
+            "With 64 candidates and 32 steps every candidate ends within 0.06 of a true next "
+            "point, 38 on one branch and 26 on the other.",
+            steps=32, samples=64,
+        ),
+        _points(
+            "Off the training box",
+            "Moved by +2 on both axes, where no training context lies, the landscape still has "
+            "one basin per branch and the candidates still split 8 / 8.",
+            context=_OFF_BOX,
+        ),
+        _points(
+            "A fork model at a trifork",
+            "Trained on two branches, the model has no basin straight ahead: the trifork's "
+            "middle next point (0.25, 0) gets none of the 16 candidates.",
+            task="trifork",
+        ),
+    ],
+)  # fmt: skip
+register(
+    "playground",
+    [
+        _playground(
+            "Winner-takes-all",
+            "Press Train: the shipped recipe grows one basin per branch and the check finds "
+            "about 98 % of the candidates near a true next point, half on each branch.",
+        ),
+        _playground(
+            "The paper's objective",
+            "Press Train: the plain final-candidate loss collapses every candidate to the "
+            "midpoint of the branches, so the check finds none near a true next point.",
+            objective="final",
+        ),
+        _playground(
+            "No randomised step size",
+            "Press Train: with α jitter 1 the candidates still reach both branches, but the "
+            "lowest-energy one lands near a true next point in only about half the contexts.",
+            alpha_jitter=1.0,
+        ),
+        _playground(
+            "Three branches",
+            "Press Train: on the trifork this recipe sends nearly all candidates to the middle "
+            "branch and none to the turns, so the check fails on the share per mode.",
+            task="trifork",
+        ),
+    ],
+)  # fmt: skip

@@ -20,6 +20,7 @@ import gradio as gr
 import numpy as np
 
 import ebt_core as ebt
+from app import guide, tab_links
 from app.figures import points as point_figures
 from app.figures.point_image import Frame, landscape_image
 from app.inputs import LIMITS, MAX_SEED, int_in, user_errors
@@ -267,12 +268,21 @@ class PointLandscape:
             resolution = gr.Slider(3, LIMITS["resolution"], value=DEFAULT_RESOLUTION, step=1,
                                    label="Resolution")  # fmt: skip
         button = gr.Button("Think & show the exact landscape", variant="primary")
+        controls = [checkpoint, task, context, steps, samples, seed, resolution]  # POINTS_KEYS
+        tab_links.copy_link("points", controls)
+        guide_box = gr.Column()
         w = self.viewer.build("points")
         private = dict(api_visibility="private")
         new.click(self.new_context, [task, seed], context, **private)
-        inputs = [checkpoint, task, context, steps, samples, seed, resolution, trained]
-        button.click(self.show, inputs, w.outputs, **private)
+        button.click(self.show, [*controls, trained], w.outputs, **private)
         self.viewer.wire(w, trained)
-        if self.registry.point_ebts:
-            demo.load(self.first_view, None, w.outputs, **private)
+        if self.registry.point_ebts:  # page load: a ?tab=points link's view, else the first
+            load_out = [*w.outputs, *controls]
+            demo.load(tab_links.points_loader(self), None, load_out, **private)
+            with guide_box:  # presets are applied like links
+                guide.buttons("points", list(self.registry.point_ebts), self.preset, load_out)
         return w
+
+    def preset(self, values: dict, intro: str = "") -> tuple:
+        """A guide preset (a link's values) → the view and the controls."""
+        return tab_links.points_outputs(self, values, intro=intro)

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import gradio as gr
 
 TABS: dict[str, tuple[str, ...]] = {}  # tab id → its query keys (the API parameters + extras)
+PAGES = {"points": "landscape"}  # a link's tab → the gr.Tab id holding it, where they differ
 
 
 def register(tab: str, keys: tuple[str, ...]) -> None:
@@ -113,4 +114,4 @@ def copy_link_js(tab: str) -> str:
 def selected_tab(request: gr.Request):
     """Page load: select the tab a link names (its gr.Tab id is the `tab` value)."""
     tab = (dict(request.query_params) if request is not None else {}).get("tab")
-    return gr.Tabs(selected=tab) if tab in TABS else gr.skip()
+    return gr.Tabs(selected=PAGES.get(tab, tab)) if tab in TABS else gr.skip()

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from app import guide, tab_links
 from app.figures import points as point_figures
 from app.inputs import LIMITS, user_errors
 from app.landscape_points import (
@@ -185,6 +186,8 @@ class PlaygroundTab:
         with gr.Row():
             w.train_btn = gr.Button("Train", variant="primary")
             w.stop_btn = gr.Button("Stop")
+        w.link_row = gr.Row()  # the Copy link button (app/tab_links.py)
+        w.guide_box = gr.Column()  # the guide's presets (app/guide.py)
         w.status = gr.Markdown(
             "Press **Train** (the default recipe takes about a minute).",
             elem_id="playground-status",
@@ -207,7 +210,22 @@ class PlaygroundTab:
         w.think_btn = gr.Button("Think with the trained model", variant="primary")
         w.viewer = self.viewer.build("playground")
         self._wire(w, trained)
+        self._links(demo, w)
         return w
+
+    @staticmethod
+    def _links(demo: gr.Blocks, w: SimpleNamespace) -> None:
+        """Permalink (?tab=playground&task=…, the levers) and the guide: both fill the levers
+        and the status line; neither trains (the visitor presses Train)."""
+        levers = [w.task, w.objective, w.iters, w.lr, w.samples_train, w.steps_min, w.steps_max,
+                  w.step_size, w.alpha_jitter, w.langevin, w.replay, w.final_only, w.detach,
+                  w.start_std, w.train_seed]  # fmt: skip
+        outputs = [w.status, *levers]  # tab_links.playground_outputs order
+        with w.link_row:
+            tab_links.copy_link("playground", levers)
+        demo.load(tab_links.playground_loader(), None, outputs, api_visibility="private")
+        with w.guide_box:
+            guide.buttons("playground", [], tab_links.playground_outputs, outputs)
 
     def _wire(self, w: SimpleNamespace, trained: gr.State) -> None:
         levers = [w.task, w.objective, w.iters, w.lr, w.samples_train, w.steps_min, w.steps_max,

@@ -169,3 +169,136 @@ def denoise_outputs(tab, values: dict, unknown=(), intro: str = "") -> tuple:
 
 def _quiet(*_args, **_kwargs) -> None:
     """Progress callback for work done in a page load."""
+
+
+# ---- Playground -------------------------------------------------------------------------------
+PLAYGROUND_KEYS = ("task", "objective", "iters", "lr", "samples", "steps_min", "steps_max")
+PLAYGROUND_KEYS += ("step_size", "alpha_jitter", "langevin", "replay", "final_only", "detach")
+PLAYGROUND_KEYS += ("start_std", "seed")  # /playground_train's parameters
+permalink.register("playground", PLAYGROUND_KEYS)
+PLAYGROUND_NOTE = "The recipe is filled in from the link: press **Train** to train it."
+
+
+def _flag(name: str) -> Callable:
+    def check(value):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value
+
+    return check
+
+
+def playground_state(values: dict) -> tuple[dict, list[str]]:
+    """A link's /playground_train values, each checked like the widget's (as playground_recipe
+    checks them); a recipe the fields allow but the server does not (budget, steps_max <
+    steps_min) → every lever's default, with the message."""
+    from app.landscape_points import TASK_CHOICES
+    from app.live_training import playground_recipe
+    from app.playground_tab import D
+    from ebt_core.points.training import OBJECTIVES
+
+    defaults = dict(task="fork", step_size=1.0)
+    defaults |= {k: getattr(D, k) for k in PLAYGROUND_KEYS if k not in defaults}
+    checks = {
+        "task": _choice("task", TASK_CHOICES),
+        "objective": _choice("objective", OBJECTIVES),
+        "iters": _bounded("iters", int_in, 1, LIMITS["train_iters"]),
+        "lr": _bounded("lr", float_in, 1e-5, 0.1),
+        "samples": _bounded("samples", int_in, 1, LIMITS["train_samples"]),
+        "steps_min": _bounded("steps_min", int_in, 1, 64),
+        "steps_max": _bounded("steps_max", int_in, 1, LIMITS["train_steps"]),
+        "step_size": _bounded("step_size", float_in, 1e-3, 100.0),
+        "alpha_jitter": _bounded("alpha_jitter", float_in, 1.0, 10.0),
+        "langevin": _bounded("langevin", float_in, 0.0, 1.0),
+        "replay": _bounded("replay", float_in, 0.0, 0.9),
+        "final_only": _flag("final_only"),
+        "detach": _flag("detach"),
+        "start_std": _bounded("start_std", float_in, 0.01, 2.0),
+        "seed": _bounded("seed", int_in, 0, MAX_SEED),
+    }
+    state, errors = permalink.validated(values, checks, defaults)
+    try:
+        playground_recipe(*(state[k] for k in PLAYGROUND_KEYS))
+    except ValueError as err:
+        return defaults, [*errors, str(err)]
+    return state, errors
+
+
+def playground_outputs(values: dict, unknown=(), intro: str = "") -> tuple:
+    """A link's (or a guide preset's) values → the status line, then the 15 levers
+    (PLAYGROUND_KEYS order). Nothing is trained: training starts with the Train button."""
+    state, errors = playground_state(values)
+    parts = (intro, permalink.notice(errors, list(unknown)), PLAYGROUND_NOTE)
+    return ("\n\n".join(p for p in parts if p), *(state[k] for k in PLAYGROUND_KEYS))
+
+
+def playground_loader() -> Callable:
+    """The Playground's page load: a ?tab=playground link fills the levers (no training)."""
+
+    def load(request: gr.Request):
+        where, values, unknown = _query(request)
+        if where != "playground":
+            return (gr.skip(),) * (1 + len(PLAYGROUND_KEYS))
+        return playground_outputs(values, unknown)
+
+    return load
+
+
+# ---- Landscape: the Point EBT section ---------------------------------------------------------
+POINTS_KEYS = ("checkpoint", "task", "context", "steps", "samples", "seed", "resolution")
+permalink.register("points", POINTS_KEYS)  # its show handler's parameters (a shipped checkpoint)
+
+
+def points_state(section, values: dict) -> tuple[dict, list[str]]:
+    """A link's Point EBT values, each checked like its widget's (bad → default + message)."""
+    from app.landscape_points import DEFAULT_RESOLUTION, TASK_CHOICES
+    from app.point_runs import context_text, parse_context, probe_context
+
+    def context_check(value):
+        if not isinstance(value, str):
+            raise ValueError(f"context must be points 'x, y; x, y; …', got {value!r}")
+        parse_context(value)  # raises a ValueError naming the context
+        return value
+
+    names = list(section.registry.point_ebts)
+    defaults = dict(checkpoint=names[0] if names else None, task="fork", steps=8, samples=16)
+    defaults |= dict(context=context_text(probe_context("fork")), seed=0)
+    defaults |= dict(resolution=DEFAULT_RESOLUTION)
+    checks = {
+        "checkpoint": _choice("checkpoint", names),
+        "task": _choice("task", TASK_CHOICES),
+        "context": context_check,
+        "steps": _bounded("steps", int_in, 1, LIMITS["steps"]),
+        "samples": _bounded("samples", int_in, 1, LIMITS["point_samples"]),
+        "seed": _bounded("seed", int_in, 0, MAX_SEED),
+        "resolution": _bounded("resolution", int_in, 3, LIMITS["resolution"]),
+    }
+    return permalink.validated(values, checks, defaults)
+
+
+def points_outputs(section, values: dict, unknown=(), intro: str = "") -> tuple:
+    """A link's (or a guide preset's) values → the viewer's 6 outputs (that view, thought),
+    then the 7 controls (POINTS_KEYS order); messages go above the summary."""
+    state, errors = points_state(section, values)
+    args = [state[k] for k in POINTS_KEYS]
+    try:
+        views = list(section.show(*args, None))
+    except gr.Error as err:
+        errors.append(str(err))
+        views = list(section.first_view())
+    message = "\n\n".join(m for m in (intro, permalink.notice(errors, list(unknown))) if m)
+    if message and isinstance(views[3], str):
+        views[3] = f"{message}\n\n{views[3]}"
+    return (*views, *args)
+
+
+def points_loader(section) -> Callable:
+    """The Point EBT section's page load: a ?tab=points link's view, else the first view."""
+
+    def load(request: gr.Request):
+        where, values, unknown = _query(request)
+        if where != "points":
+            return (*section.first_view(), *(gr.skip(),) * len(POINTS_KEYS))
+        return points_outputs(section, values, unknown)
+
+    return load
