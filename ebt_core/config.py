@@ -69,6 +69,25 @@ class _JsonConfig:
         return cls(**data)
 
 
+class _BackboneConfig(_JsonConfig):
+    """Mixin of the transformer configs (fields n_layer, n_head, d_model, mlp_ratio)."""
+
+    @property
+    def d_hidden(self) -> int:
+        """SwiGLU hidden width, rounded up to a multiple of 8."""
+        return int(math.ceil(self.d_model * self.mlp_ratio / 8) * 8)  # type: ignore[attr-defined]
+
+
+def check_causal_ebt(config: Any) -> None:
+    """Validation shared by the causal EBT configs over characters (text and answer EBTs)."""
+    check_backbone(config.n_layer, config.n_head, config.d_model, config.mlp_ratio)
+    _check_int("max_context", config.max_context, 2, 1 << 16)
+    _check_float("step_size", config.step_size, 0.0, 1e6, lo_open=True)
+    _check_float("start_std", config.start_std, 0.0, 100.0)
+    _check_float("rope_base", config.rope_base, 1.0, 1e9)
+    _check_float("entropy_weight", config.entropy_weight, 0.0, 100.0)
+
+
 @dataclass(frozen=True)
 class ThinkConfig(_JsonConfig):
     """How a text EBT thinks about each next character.

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import _check_float, _check_int, _JsonConfig, check_backbone
+from ..config import _BackboneConfig, check_causal_ebt
 from ..layers import CausalAttention, LayerKV, LearnedStepSize, init_weights, rope
 from ..text.model import _CausalStack, neg_entropy
 from .data import get_task
@@ -40,7 +40,7 @@ ATTENTION = ("causal", "full")
 
 
 @dataclass(frozen=True)
-class AnswerModelConfig(_JsonConfig):
+class AnswerModelConfig(_BackboneConfig):
     """Architecture of an answer EBT. `task` ("sum" or "sudoku") fixes the vocabulary, the
     prompt format and the number K of answer positions (see answer/data.py).
 
@@ -76,12 +76,7 @@ class AnswerModelConfig(_JsonConfig):
         if self.kind not in ANSWER_KINDS:
             raise ValueError(f"kind must be one of {ANSWER_KINDS}, got {self.kind!r}")
         get_task(self.task)  # ValueError naming "task"
-        check_backbone(self.n_layer, self.n_head, self.d_model, self.mlp_ratio)
-        _check_int("max_context", self.max_context, 2, 1 << 16)
-        _check_float("step_size", self.step_size, 0.0, 1e6, lo_open=True)
-        _check_float("start_std", self.start_std, 0.0, 100.0)
-        _check_float("rope_base", self.rope_base, 1.0, 1e9)
-        _check_float("entropy_weight", self.entropy_weight, 0.0, 100.0)
+        check_causal_ebt(self)
 
     @property
     def vocab(self) -> str:
@@ -94,10 +89,6 @@ class AnswerModelConfig(_JsonConfig):
     @property
     def answer_length(self) -> int:
         return get_task(self.task).answer_length
-
-    @property
-    def d_hidden(self) -> int:
-        return int(math.ceil(self.d_model * self.mlp_ratio / 8) * 8)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import _check_float, _check_int, _JsonConfig, check_backbone
+from ..config import _BackboneConfig, _check_float, _check_int, check_backbone
 from ..layers import LearnedStepSize, SwiGLU
 
 IMAGE_KINDS = ("image-ebt", "image-dit")
@@ -31,7 +31,7 @@ ENERGY_HEADS = ("linear", "residual")
 
 
 @dataclass(frozen=True)
-class ImageModelConfig(_JsonConfig):
+class ImageModelConfig(_BackboneConfig):
     """Architecture of an image EBT or DiT.
 
     crop: side of the square images the model sees (the tile size of `denoise`).
@@ -99,11 +99,6 @@ class ImageModelConfig(_JsonConfig):
     @property
     def patch_dim(self) -> int:
         return self.channels * self.patch**2
-
-    @property
-    def d_hidden(self) -> int:
-        """SwiGLU hidden width, rounded up to a multiple of 8."""
-        return int(math.ceil(self.d_model * self.mlp_ratio / 8) * 8)
 
 
 def noise_schedule(config: ImageModelConfig) -> torch.Tensor:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import _check_float, _check_int, _JsonConfig, check_backbone
+from ..config import _BackboneConfig, _check_float, _check_int, check_backbone
 from ..layers import Block, LayerKV, LearnedStepSize, RMSNorm, rope_table
 from ..text.model import KVCache
 
@@ -32,7 +32,7 @@ FRAMES = ("heading", "world")
 
 
 @dataclass(frozen=True)
-class PointModelConfig(_JsonConfig):
+class PointModelConfig(_BackboneConfig):
     """Architecture of a point model (EBT or regression baseline).
 
     max_context: most points a model reads (context + generated).
@@ -84,11 +84,6 @@ class PointModelConfig(_JsonConfig):
             )
         _check_float("offset_scale", self.offset_scale, 0.0, 1e4, lo_open=True)
         _check_float("rope_base", self.rope_base, 1.0, 1e9)
-
-    @property
-    def d_hidden(self) -> int:
-        """SwiGLU hidden width, rounded up to a multiple of 8."""
-        return int(math.ceil(self.d_model * self.mlp_ratio / 8) * 8)
 
 
 @dataclass

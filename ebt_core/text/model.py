@@ -11,13 +11,12 @@ context and extended incrementally as characters are generated.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..config import _check_float, _check_int, _JsonConfig, check_backbone
+from ..config import _BackboneConfig, _check_int, check_causal_ebt
 from ..layers import (
     Block,
     LayerKV,
@@ -32,7 +31,7 @@ TEXT_KINDS = ("text-ebt", "transformer")
 
 
 @dataclass(frozen=True)
-class TextModelConfig(_JsonConfig):
+class TextModelConfig(_BackboneConfig):
     """Architecture of a character-level text model (EBT or Transformer++ baseline).
 
     vocab: the characters the model knows, in id order (the tokenizer lives in the config).
@@ -67,22 +66,12 @@ class TextModelConfig(_JsonConfig):
             raise ValueError("vocab must be a string of at least 2 characters")
         if len(set(self.vocab)) != len(self.vocab):
             raise ValueError("vocab must not contain repeated characters")
-        check_backbone(self.n_layer, self.n_head, self.d_model, self.mlp_ratio)
-        _check_int("max_context", self.max_context, 2, 1 << 16)
-        _check_float("step_size", self.step_size, 0.0, 1e6, lo_open=True)
+        check_causal_ebt(self)
         _check_int("step_embeddings", self.step_embeddings, 0, 1024)
-        _check_float("start_std", self.start_std, 0.0, 100.0)
-        _check_float("rope_base", self.rope_base, 1.0, 1e9)
-        _check_float("entropy_weight", self.entropy_weight, 0.0, 100.0)
 
     @property
     def vocab_size(self) -> int:
         return len(self.vocab)
-
-    @property
-    def d_hidden(self) -> int:
-        """SwiGLU hidden width, rounded up to a multiple of 8."""
-        return int(math.ceil(self.d_model * self.mlp_ratio / 8) * 8)
 
 
 @dataclass
