@@ -95,16 +95,18 @@ def create_explorer() -> Explorer:
             with gr.Tab("Think", id="think"):
                 think_widgets = think.build()
             with gr.Tab("Landscape", id="landscape"):
-                with gr.Tab("Text EBT: a slice"):
-                    landscape.build(demo, think_widgets)
-                with gr.Tab("Point EBT: exact"):
-                    points.build(demo, trained)
+                with gr.Tabs() as landscape_views:  # ids: the sub-tab a ?tab=points link opens
+                    with gr.Tab("Text EBT: a slice", id="slice"):
+                        landscape.build(demo, think_widgets)
+                    with gr.Tab("Point EBT: exact", id="points"):
+                        points.build(demo, trained)
             with gr.Tab("Denoise", id="denoise"):
                 denoise.build(demo)
             think.wire(demo, think_widgets)
             with gr.Tab("Playground", id="playground"):
                 playground.build(demo, trained)
         demo.load(permalink.selected_tab, None, tabs, api_visibility="private")
+        demo.load(permalink.selected_subtab, None, landscape_views, api_visibility="private")
     demo.queue(default_concurrency_limit=LIMITS["concurrency"], max_size=LIMITS["queue_size"])
     return Explorer(demo, registry, think, landscape, denoise, points, playground)
 

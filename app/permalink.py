@@ -22,6 +22,7 @@ import gradio as gr
 
 TABS: dict[str, tuple[str, ...]] = {}  # tab id → its query keys (the API parameters + extras)
 PAGES = {"points": "landscape"}  # a link's tab → the gr.Tab id holding it, where they differ
+SUBPAGES = {"points": "points"}  # a link's tab → its sub-tab's id inside that page
 
 
 def register(tab: str, keys: tuple[str, ...]) -> None:
@@ -115,3 +116,9 @@ def selected_tab(request: gr.Request):
     """Page load: select the tab a link names (its gr.Tab id is the `tab` value)."""
     tab = (dict(request.query_params) if request is not None else {}).get("tab")
     return gr.Tabs(selected=PAGES.get(tab, tab)) if tab in TABS else gr.skip()
+
+
+def selected_subtab(request: gr.Request):
+    """Page load: inside that page, select the sub-tab a link names (e.g. the Point EBT view)."""
+    tab = (dict(request.query_params) if request is not None else {}).get("tab")
+    return gr.Tabs(selected=SUBPAGES[tab]) if tab in SUBPAGES else gr.skip()

@@ -138,3 +138,18 @@ def test_the_page_has_both_guides_and_copy_link_buttons():
             assert f"{number}. {preset.label}" in labels
     ids = {b.elem_id for b in buttons}
     assert {"playground-copy-link", "points-copy-link"} <= ids
+
+
+def test_a_points_link_opens_the_point_ebt_sub_tab_of_the_landscape_page():
+    from app.main import create_demo
+
+    link = SimpleNamespace(query_params={"tab": "points"})
+    assert permalink.selected_tab(link).selected == "landscape"
+    assert permalink.selected_subtab(link).selected == "points"
+    other = SimpleNamespace(query_params={"tab": "think"})
+    assert not hasattr(permalink.selected_subtab(other), "selected")  # gr.skip(): untouched
+    demo = create_demo()
+    tab_ids = {b.id for b in demo.blocks.values() if type(b).__name__ == "Tab"}
+    assert {"landscape", "slice", "points"} <= tab_ids
+    loads = [fn.fn for fn in demo.fns.values()]
+    assert permalink.selected_subtab in loads
