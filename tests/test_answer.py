@@ -274,3 +274,64 @@ def test_transformer_lines_mask_the_answer_and_terminator():
     ex = task.sample(random.Random(0))
     targets = "".join(task.vocab[i] for i, m in zip(ids[0, 1:].tolist(), mask[0]) if m)
     assert targets == ex.answer + "\n"
+
+
+SUDOKU = "1.3..4.2....2..1="  # 10 blanks
+
+
+def test_clamped_givens_never_move_and_their_states_do_not_matter():
+    model = tiny("sudoku", clamp_givens=True)
+    given = [c != "." for c in SUDOKU[:16]]
+    run = ebt.think(model, SUDOKU, ebt.ThinkConfig(steps=4, samples=3, seed=1, langevin=0.0))
+    for i, tok in enumerate(run.tokens):
+        if given[i]:  # every candidate, every step: the given digit, never descended
+            assert (tok.states.argmax(-1) == model.config.vocab.index(SUDOKU[i])).all()
+            assert np.allclose(tok.states, tok.states[:, :1])
+        else:
+            assert not np.allclose(tok.states[:, -1], tok.states[:, 0])
+    assert all(run.text[i] == SUDOKU[i] for i in range(16) if given[i])
+    probs = probs_for(model, 2)
+    scrambled = probs.clone()
+    scrambled[:, torch.tensor(given)] = probs_for(model, 2, seed=5)[:, torch.tensor(given)]
+    assert torch.allclose(cached_energy(model, SUDOKU, probs),
+                          cached_energy(model, SUDOKU, scrambled))  # fmt: skip
+    probs.requires_grad_(True)
+    (grad,) = torch.autograd.grad(cached_energy(model, SUDOKU, probs).sum(), probs)
+    assert grad[:, torch.tensor(given)].abs().sum() == 0
+    assert grad[:, ~torch.tensor(given)].abs().sum() > 0
+
+
+def test_clamp_givens_needs_sudoku_and_a_bool():
+    with pytest.raises(ValueError, match="clamp_givens"):
+        AnswerModelConfig(task="sum", clamp_givens=True)
+    with pytest.raises(ValueError, match="clamp_givens"):
+        AnswerModelConfig(task="sudoku", clamp_givens="yes")
+    with pytest.raises(ValueError, match="tf_weight"):
+        obj.AnswerRecipe(tf_weight=-1.0)
+
+
+def test_teacher_forced_nll_is_the_likelihood_energy_of_the_right_answer():
+    model = tiny("sum")
+    with torch.no_grad():
+        model.energy_head.weight.zero_()  # the energy is then the likelihood term alone
+    task = get_task("sum")
+    examples = task.fixed("id", "val", 3)
+    batch = obj.make_batch(task, examples)
+    cache = model.prompt_cache(batch.ids, batch.lengths)
+    nll = model.teacher_forced_nll(cache, batch.targets)
+    energies = [answer_energies(model, e.prompt, [e.answer])[0] for e in examples]
+    assert math.isclose(nll.item(), float(np.mean(energies)) / model.config.answer_length,
+                        rel_tol=1e-4)  # fmt: skip
+
+
+def test_ebt_loss_adds_the_teacher_forced_term():
+    task = get_task("sudoku")
+    model = tiny("sudoku", clamp_givens=True).train()
+    base = dict(task="sudoku", loss="any_solution", batch=4, steps_min=2, steps_max=2)
+    losses = []
+    for weight in (0.0, 1.0):
+        rng, gen = random.Random(0), torch.Generator().manual_seed(0)
+        recipe = obj.AnswerRecipe(**base, tf_weight=weight)
+        losses.append(obj.ebt_loss(model, task, recipe, rng, gen))
+    (plain, _), (with_tf, stats) = losses
+    assert math.isclose(float(with_tf - plain), stats["loss_tf"], rel_tol=1e-4)

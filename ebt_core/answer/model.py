@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import _BackboneConfig, check_causal_ebt
@@ -36,6 +37,7 @@ from ..text.model import _CausalStack, neg_entropy
 from .data import get_task
 
 ANSWER_KINDS = ("answer-ebt",)
+GIVEN_LOGIT = 8.0  # a given cell's logit state: softmax puts 0.999 on the given digit
 ATTENTION = ("causal", "full")
 
 
@@ -63,6 +65,7 @@ class AnswerModelConfig(_BackboneConfig):
     entropy_weight: float = 0.0
     answer_attention: str = "causal"
     likelihood_energy: bool = True
+    clamp_givens: bool = False
 
     def __post_init__(self) -> None:
         if self.answer_attention not in ATTENTION:
@@ -73,6 +76,10 @@ class AnswerModelConfig(_BackboneConfig):
             raise ValueError(
                 f"likelihood_energy must be true or false, got {self.likelihood_energy!r}"
             )
+        if not isinstance(self.clamp_givens, bool):
+            raise ValueError(f"clamp_givens must be true or false, got {self.clamp_givens!r}")
+        if self.clamp_givens and self.task != "sudoku":
+            raise ValueError("clamp_givens needs task 'sudoku' (only a grid has given cells)")
         if self.kind not in ANSWER_KINDS:
             raise ValueError(f"kind must be one of {ANSWER_KINDS}, got {self.kind!r}")
         get_task(self.task)  # ValueError naming "task"
@@ -95,11 +102,15 @@ class AnswerModelConfig(_BackboneConfig):
 class PromptCache:
     """The prompts' real stream: per-layer keys/values (B or 1, H, T, hd), each prompt's
     length (B,) (shorter prompts of a batch are right-padded; their pad keys are masked) and
-    the final-layer hidden of each prompt's last token (B, D)."""
+    the final-layer hidden of each prompt's last token (B, D). With clamped givens, `given`
+    (B, K) marks the answer positions the prompt gives and `given_probs` (B, K, V) holds them
+    one-hot."""
 
     layers: list[LayerKV]
     lengths: torch.Tensor
     last_hidden: torch.Tensor
+    given: torch.Tensor | None = None
+    given_probs: torch.Tensor | None = None
 
     @property
     def key_ok(self) -> torch.Tensor:
@@ -161,12 +172,24 @@ class AnswerEBT(_CausalStack, LearnedStepSize):
         x, layers = self._real(ids, None)  # (B, T, D)
         lengths = lengths.to(ids.device)
         last = x[torch.arange(ids.shape[0], device=ids.device), lengths - 1]  # (B, D)
-        return PromptCache(layers, lengths, last)
+        cache = PromptCache(layers, lengths, last)
+        if self.config.clamp_givens:  # Sudoku: prompt cell i is answer position i
+            K, blank = self.config.answer_length, self.config.vocab.index(".")
+            cells = ids[:, :K]
+            cache.given = cells != blank
+            cache.given_probs = F.one_hot(cells, self.config.vocab_size).to(x.dtype)
+        return cache
 
-    def energy_terms(self, cache: PromptCache, probs: torch.Tensor) -> torch.Tensor:
-        """Per-position energy terms (B, K) of candidate answers probs (B, K, V); their sum
-        over K is the whole answer's energy."""
-        B, K, _ = probs.shape
+    def clamp_states(self, cache: PromptCache, states: torch.Tensor) -> torch.Tensor:
+        """Logit states (B, K, V) with the given cells set to GIVEN_LOGIT one-hot (unchanged
+        without clamped givens)."""
+        if cache.given is None:
+            return states
+        return torch.where(cache.given[..., None], GIVEN_LOGIT * cache.given_probs, states)
+
+    def _answer_hidden(self, cache: PromptCache, probs: torch.Tensor) -> torch.Tensor:
+        """The normed final hidden (B, K, D) of answer candidates probs (B, K, V)."""
+        K = probs.shape[1]
         positions = cache.lengths[:, None] + torch.arange(K, device=probs.device)  # (b, K)
         cos, sin = self._rope(positions.reshape(-1))
         table = (cos.view(-1, 1, K, cos.shape[-1]), sin.view(-1, 1, K, sin.shape[-1]))
@@ -175,7 +198,14 @@ class AnswerEBT(_CausalStack, LearnedStepSize):
         for block, kv in zip(self.blocks, cache.layers):
             h = h + answer_attention(block.attn, block.norm1(h), kv, key_ok, table, causal)
             h = h + block.mlp(block.norm2(h))
-        hn = self.norm_f(h)
+        return self.norm_f(h)
+
+    def energy_terms(self, cache: PromptCache, probs: torch.Tensor) -> torch.Tensor:
+        """Per-position energy terms (B, K) of candidate answers probs (B, K, V); their sum
+        over K is the whole answer's energy."""
+        if cache.given is not None:  # the givens are read from the prompt, never descended
+            probs = torch.where(cache.given[..., None], cache.given_probs, probs)
+        hn = self._answer_hidden(cache, probs)
         terms = self.energy_head(hn).squeeze(-1)  # (B, K)
         if self.config.likelihood_energy:
             terms = terms + self._likelihood_terms(cache, hn, probs)
@@ -188,6 +218,15 @@ class AnswerEBT(_CausalStack, LearnedStepSize):
         first = self.norm_f(cache.last_hidden).expand(hn.shape[0], -1)[:, None]  # (B, 1, D)
         before = torch.cat([first, hn[:, :-1]], dim=1)  # (B, K, D)
         return -(probs * self.lm_head(before).log_softmax(-1)).sum(-1)
+
+    def teacher_forced_nll(self, cache: PromptCache, targets: torch.Tensor) -> torch.Tensor:
+        """Mean next-character cross-entropy of target answers ids (B, K) under the likelihood
+        head with the answer one-hot (the Transformer++'s loss): keeps the likelihood term
+        sharp at the right answers while the descent trains (recipe `tf_weight`)."""
+        if not self.config.likelihood_energy:
+            raise ValueError("teacher_forced_nll needs likelihood_energy")
+        probs = F.one_hot(targets, self.config.vocab_size).to(cache.last_hidden.dtype)
+        return self._likelihood_terms(cache, self._answer_hidden(cache, probs), probs).mean()
 
     def energy(self, cache: PromptCache, probs: torch.Tensor, step: int = 0) -> torch.Tensor:
         """The whole answers' energies (B,) (`step` is unused: no step embeddings)."""

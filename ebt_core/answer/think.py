@@ -58,7 +58,9 @@ def _repeat(cache: PromptCache, samples: int) -> PromptCache:
     layers = [type(kv)(kv.k.repeat_interleave(samples, 0), kv.v.repeat_interleave(samples, 0))
               for kv in cache.layers]  # fmt: skip
     lengths = cache.lengths.repeat_interleave(samples)
-    return PromptCache(layers, lengths, cache.last_hidden.repeat_interleave(samples, 0))
+    rep = lambda t: None if t is None else t.repeat_interleave(samples, 0)
+    return PromptCache(layers, lengths, rep(cache.last_hidden), rep(cache.given),
+                       rep(cache.given_probs))  # fmt: skip
 
 
 def run_descent(model: AnswerEBT, prompts: list[str], cfg: ThinkConfig, alpha: float):
@@ -73,6 +75,7 @@ def run_descent(model: AnswerEBT, prompts: list[str], cfg: ThinkConfig, alpha: f
     with frozen(model):
         with torch.no_grad():
             cache = _repeat(model.prompt_cache(ids, lengths), cfg.samples)
+        start = model.clamp_states(cache, start)  # given Sudoku cells (clamp_givens) stay put
         energy_fn = lambda p, s: model.energy(cache, p, s)
         return list(descend(start, autograd_energy_and_grad(energy_fn, softmax_read), policy))
 

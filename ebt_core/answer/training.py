@@ -53,12 +53,15 @@ class AnswerRecipe(Recipe):
     replay_size: int = 1024
     zero_start: float = 0.125  # fraction of descents started at state 0 (think's candidate 0)
     init_from: str = ""  # a Transformer++ (same task) or answer EBT checkpoint
+    tf_weight: float = 0.0  # weight of model.teacher_forced_nll in the loss
 
     def __post_init__(self) -> None:
         super().__post_init__()
         get_task(self.task)
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if not (isinstance(self.tf_weight, (int, float)) and 0.0 <= self.tf_weight <= 10.0):
+            raise ValueError(f"tf_weight must be a number in [0, 10], got {self.tf_weight!r}")
         for name in ("replay", "zero_start"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
@@ -154,6 +157,7 @@ def ebt_loss(model: AnswerEBT, task: Task, recipe: AnswerRecipe, rng, gen, repla
         examples, start = examples + r_examples, torch.cat([start, r_states])
     batch = make_batch(task, examples)
     cache = model.prompt_cache(batch.ids, batch.lengths)
+    start = model.clamp_states(cache, start)  # given Sudoku cells (clamp_givens) stay put
     steps = rng.randint(recipe.steps_min, recipe.steps_max)
     alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (B, 1, 1), gen)  # per answer
     energy_fn = lambda p, s: model.energy(cache, p, s)
@@ -162,11 +166,16 @@ def ebt_loss(model: AnswerEBT, task: Task, recipe: AnswerRecipe, rng, gen, repla
     grids = grid_ids(task) if recipe.loss == "any_solution" else None
     losses = [answer_loss(s.next_state, batch, recipe.loss, grids) for s in trace]
     loss = losses[-1] if recipe.final_only else torch.stack(losses).mean()
+    stats = {}
+    if recipe.tf_weight:
+        tf = model.teacher_forced_nll(cache, batch.targets)
+        loss = loss + recipe.tf_weight * tf
+        stats["loss_tf"] = tf.item()
     if replay is not None:
         replay.add(examples, trace[-1].next_state)
     drop = (trace[0].energy - trace[-1].energy).mean().item() if steps > 1 else 0.0
-    stats = {"loss_first": losses[0].item(), "loss_final": losses[-1].item(), "steps": steps,
-             "energy_drop": drop}  # fmt: skip
+    stats.update({"loss_first": losses[0].item(), "loss_final": losses[-1].item(),
+                  "steps": steps, "energy_drop": drop})  # fmt: skip
     return loss, stats
 
 
