@@ -5,7 +5,9 @@ GIF of denoising frames.
 
 The HTML page draws the token strip, then replays any token's descent in the browser: a step
 slider and Play grow the energy curves and update the top-k bars and the best-of-N table; the
-landscape of the first token is a static chart below.
+landscape of the first token is a static chart below. A whole-answer EBT's run (sums, Sudoku:
+pass its `task`) also shows the whole answer at the shown step (a grid for Sudoku), and its
+best-of-N table lists the distinct whole answers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from plotly.offline import get_plotlyjs
 
 import ebt_core as ebt
 from app import figures
+from app.figures import answer as answers
+from ebt_core.answer.data import Task
 
 TOP_K = 5
 
@@ -39,29 +43,45 @@ def token_data(tok: ebt.TokenRecord) -> dict:
     }
 
 
-def page_data(run: ebt.ThinkRun) -> dict:
-    rows = [figures.best_of_n_table(run, i) for i in range(len(run.tokens))]
+def page_data(run: ebt.ThinkRun, task: Task | None = None) -> dict:
+    """The run for the page's script; an answer run (`task`) adds its whole answer at every
+    step (a plotly figure each) and its table of whole answers for every position."""
+    if task is None:
+        rows = [figures.best_of_n_table(run, i) for i in range(len(run.tokens))]
+    else:
+        rows = [answers.answer_table(run, task)["data"]] * len(run.tokens)
     tokens = [token_data(t) | {"table": r} for t, r in zip(run.tokens, rows)]
-    return {"prompt": run.prompt, "text": run.text, "tokens": tokens}
+    data = {"prompt": run.prompt, "text": run.text, "tokens": tokens}
+    if task is not None and run.tokens:
+        steps = range(run.tokens[0].steps_used + 1)
+        data["answer"] = [json.loads(answers.answer_grid(run, task, s).to_json()) for s in steps]
+    return data
 
 
 # ---- the page -----------------------------------------------------------------------------------
-def run_html(run: ebt.ThinkRun, landscape: go.Figure | None = None, title: str = "") -> str:
-    """The run as one self-contained HTML page (about 4.7 MB: plotly.js is inlined)."""
+def run_html(
+    run: ebt.ThinkRun, landscape: go.Figure | None = None, title: str = "", task: Task | None = None
+) -> str:
+    """The run as one self-contained HTML page (about 4.7 MB: plotly.js is inlined). `task`:
+    the task of a whole-answer EBT's run (its answer grid and whole-answer table)."""
     title = title or f"EBT Explorer: {run.prompt!r} → {run.text!r}"
     scape = landscape.to_json() if landscape is not None else "null"
-    headers = json.dumps(figures.BEST_OF_N_HEADERS)
+    headers = json.dumps(figures.BEST_OF_N_HEADERS if task is None else answers.ANSWER_HEADERS)
     body = BODY.format(
         title=html.escape(title),
-        strip=figures.token_strip(run),
-        summary=html.escape(figures.summarize_run(run)),
+        strip=figures.token_strip(run) if task is None else answers.answer_strip(run, task),
+        summary=html.escape(
+            figures.summarize_run(run) if task is None else answers.summarize_answer_run(run, task)
+        ),
         checkpoint=html.escape(run.checkpoint or "(in memory)"),
         options="".join(
-            f'<option value="{i}">{i}: {html.escape(figures.show_char(t.char))}</option>'
+            f'<option value="{i}">{html.escape(_label(t, i, task))}</option>'
             for i, t in enumerate(run.tokens)
         ),
+        replay="a character's descent" if task is None else "the whole answer's descent",
+        below=LANDSCAPE if landscape is not None else "",
     )
-    data = json.dumps(page_data(run)).replace("</", "<\\/")
+    data = json.dumps(page_data(run, task)).replace("</", "<\\/")
     script = SCRIPT.replace("__DATA__", data).replace("__SCAPE__", scape.replace("</", "<\\/"))
     script = script.replace("__HEADERS__", headers)
     return (
@@ -70,6 +90,12 @@ def run_html(run: ebt.ThinkRun, landscape: go.Figure | None = None, title: str =
         f"<style>{STYLE}</style><script>{get_plotlyjs()}</script></head>"
         f"<body>{body}<script>{script}</script></body></html>"
     )
+
+
+def _label(tok: ebt.TokenRecord, i: int, task: Task | None) -> str:
+    if task is not None:
+        return answers.position_label(task, i, tok.char)
+    return f"{i}: {figures.show_char(tok.char)}"
 
 
 STYLE = """body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
@@ -81,15 +107,17 @@ input[type=range]{flex:1 1 200px}"""
 
 BODY = """<h1>{title}</h1><p>Checkpoint <code>{checkpoint}</code>. {summary}</p>
 <div class="ebt-strip-box">{strip}</div>
-<h2>Replay a character's descent</h2>
+<h2>Replay {replay}</h2>
 <div class="controls"><label>Token <select id="token">{options}</select></label>
 <button id="play">▶ Play</button><label for="step">Step</label>
 <input id="step" type="range" min="0" max="1" value="0" step="1">
 <span id="step-label"></span></div>
+<div id="answer"></div>
 <div class="row"><div id="energy"></div><div id="topk"></div></div>
 <p id="summary"></p><div class="scroll"><table id="table"></table></div>
-<h2>Energy landscape (first character)</h2><div id="landscape"></div>
+{below}<div id="landscape"></div>
 <p><small>Exported by EBT Explorer: works offline, no network needed.</small></p>"""
+LANDSCAPE = "<h2>Energy landscape (first character)</h2>"
 
 SCRIPT = (Path(__file__).parent / "export_page.js").read_text(encoding="utf-8")
 

@@ -25,6 +25,7 @@ function draw(t) {
   $('step-label').textContent = `step ${s} of ${tok.steps}`;
   $('summary').textContent = `Token ${$('token').value} ('${tok.char}'), step ${s} of ` +
     `${tok.steps}: the chosen candidate ${tok.chosen} has energy ${e.toFixed(3)}.`;
+  if (DATA.answer) Plotly.react('answer', DATA.answer[s].data, DATA.answer[s].layout);
 }
 function line(ys, t, i, chosen) { const [x, y] = grow(ys, t);
   return {x, y, mode: chosen ? 'lines+markers' : 'lines', name: `candidate ${i}`,

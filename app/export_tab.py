@@ -42,14 +42,15 @@ class Exports:
     def __init__(self, think_tab):
         self.think = think_tab
 
-    def page(self, run: ebt.ThinkRun) -> str:
-        """The run's self-contained HTML page, with its first token's landscape."""
-        landscape = None
-        if run.tokens:
+    def page(self, run: ebt.ThinkRun, title: str = "") -> str:
+        """The run's self-contained HTML page, with its first token's landscape (a text EBT's;
+        a whole-answer EBT's page shows its answer grid instead)."""
+        landscape, task = None, self.think.task_of(run)
+        if run.tokens and task is None:
             model = self.think.registry.text_ebt(run.checkpoint)
             scape = compute(ebt.landscape, model, run, 0, LANDSCAPE_RESOLUTION, "pca")
             landscape = figures.landscape_contour(run, scape)
-        return export.run_html(run, landscape)
+        return export.run_html(run, landscape, title, task)
 
     @takes_think_parameters()
     def export_html(self, *params):

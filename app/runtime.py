@@ -12,6 +12,7 @@ from pathlib import Path
 
 import ebt_core as ebt
 from app import gpu
+from ebt_core.answer.data import Task, get_task
 
 # Model work runs on these two threads only. Gradio serves events from a growing pool of worker
 # threads, and each new thread that runs torch gets its own per-thread state and malloc arena:
@@ -76,6 +77,7 @@ class Registry:
     dits: list[str]
     point_ebts: list[str] = field(default_factory=list)
     point_regressors: list[str] = field(default_factory=list)
+    answer_ebts: list[str] = field(default_factory=list)
     _models: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -83,8 +85,13 @@ class Registry:
     def scan(cls) -> Registry:
         """The checkpoints in `ebt.checkpoints_dir()` ($EBT_CHECKPOINTS): names only, no loading."""
         kinds = ("text-ebt", "transformer", "image-ebt", "image-dit", "points-ebt")
-        kinds += ("points-regressor",)
+        kinds += ("points-regressor", "answer-ebt")
         return cls(ebt.checkpoints_dir(), *(ebt.available(kind) for kind in kinds))
+
+    @property
+    def thinkers(self) -> list[str]:
+        """The Think tab's checkpoints: the text EBTs, then the whole-answer EBTs."""
+        return [*self.text_ebts, *self.answer_ebts]
 
     @property
     def default_ebt(self) -> str | None:
@@ -121,10 +128,19 @@ class Registry:
         """A text EBT offered by this app (never an arbitrary path sent by a client)."""
         return self._offered(name, self.text_ebts, f"{self.text_ebts} (in {self.folder})")
 
+    def thinker(self, name) -> ebt.TextEBT | ebt.AnswerEBT:
+        """A checkpoint the Think tab offers: a text EBT or a whole-answer EBT."""
+        return self._offered(name, self.thinkers, f"{self.thinkers} (in {self.folder})")
+
+    def answer_task(self, name) -> Task | None:
+        """The task (sums, Sudoku) of a whole-answer EBT offered here; None for any other name."""
+        return get_task(self.get(name).config.task) if name in self.answer_ebts else None
+
     def think_defaults(self, name) -> ebt.ThinkConfig:
-        """A text EBT's default ThinkConfig, read from its config.json (no weights loaded)."""
-        if name not in self.text_ebts:
-            self.text_ebt(name)  # raises the error naming the checkpoints offered
+        """A text or answer EBT's default ThinkConfig, read from its config.json (no weights
+        loaded)."""
+        if name not in self.thinkers:
+            self.thinker(name)  # raises the error naming the checkpoints offered
         return ebt.read_think_defaults(self.folder / name)
 
     def image_ebt(self, name) -> ebt.ImageEBT:

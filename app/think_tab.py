@@ -1,5 +1,7 @@
 """The Think tab: a text EBT generates a continuation by energy descent, and every character's
-descent can be replayed step by step (energy curves, top-k, best-of-N, the Transformer++).
+descent can be replayed step by step (energy curves, top-k, best-of-N, the Transformer++). A
+whole-answer EBT (sum-ebt, sudoku-ebt) answers all its positions at once: the same views show
+the whole answer at the scrubbed step (a grid for Sudoku) and best-of-N over whole answers.
 
 Stable API (gradio_client), no hidden state:
     /think(prompt, checkpoint, steps, step_size, langevin, samples, select, tolerance, seed,
@@ -21,6 +23,8 @@ import gradio as gr
 import ebt_core as ebt
 from app import figures, guide, permalink
 from app.export_tab import Exports
+from app.figures import answer as answers
+from app.figures.answer_score import answer_score_figure, summarize_answer_score
 from app.inputs import (
     LIMITS,
     MAX_SEED,
@@ -35,6 +39,8 @@ from app.inputs import (
     widget_values,
 )
 from app.runtime import Registry, compute
+from ebt_core.answer.baseline import generate_answers
+from ebt_core.answer.data import Task
 
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets/examples/think_prompts.json"
 TOP_K = 5
@@ -50,6 +56,10 @@ STALE = (
     "right); the previous result was cleared so that it is not mistaken for this one.</div>"
 )
 NO_DEFAULTS = (8, 0, 0.0, 1, "min", 0.0, 0, False)  # the settings without a checkpoint
+SCORE_HINT = (
+    "A text EBT scores each character; a whole-answer EBT scores the whole answer at once: "
+    "type all of it (`10025` for `4857+5168=`; for Sudoku the 16 cells row by row)."
+)
 
 
 SETTINGS = ("steps", "step_size", "langevin", "samples", "select", "tolerance", "seed")
@@ -76,12 +86,15 @@ def _flag(name: str):
     return check
 
 
-def setting_checks(model: ebt.TextEBT) -> dict:
+def setting_checks(model: ebt.TextEBT | ebt.AnswerEBT) -> dict:
     """One check per link key: the same bounds as the widgets (and as /think)."""
     vocab = model.config.vocab
 
     def prompt(value):
         text_in("prompt", value, model.config.max_context)
+        if isinstance(model, ebt.AnswerEBT):  # "a+b=", or 16 cells then "="
+            model.task.check_prompt(value)
+            return value
         outside = sorted(set(value) - set(vocab))
         if outside:
             raise ValueError(f"prompt has characters outside the model's vocabulary: {outside}")
@@ -107,16 +120,31 @@ def setting_checks(model: ebt.TextEBT) -> dict:
 
 
 def load_examples(checkpoints: list[str]) -> list[dict]:
-    """The example prompts whose checkpoint this server offers (the first one opens the page)."""
+    """The example prompts whose checkpoint this server offers (the first one opens the page).
+    An example may carry "settings" (e.g. {"samples": 16}) that its click uses instead of the
+    checkpoint's defaults."""
     examples = json.loads(EXAMPLES_FILE.read_text(encoding="utf-8"))
     return [e for e in examples if e["checkpoint"] in checkpoints]
 
 
+def work_tokens(model, max_new_tokens: int) -> int:
+    """The sequential descents a request makes: one per character, or one for a whole answer
+    (its positions descend together)."""
+    return 1 if isinstance(model, ebt.AnswerEBT) else max_new_tokens
+
+
 # ---- views: a run (or one token / one step of it) → widget values ---------------------------
-def step_view(run: ebt.ThinkRun, token: int, step: float) -> tuple:
+def step_view(run: ebt.ThinkRun, token: int, step: float, task: Task | None = None) -> tuple:
     """Energy curves drawn up to `step` (fractional while playing), top-k bars and their text
-    summary at the recorded step at or before it."""
+    summary at the recorded step at or before it. An answer run (`task` given) shows its whole
+    answer at that step instead of the top-k bars (a grid for Sudoku; `token` outlined)."""
     whole = int(step)
+    if task is not None:
+        return (
+            answers.answer_curves(run, token, step),
+            answers.answer_grid(run, task, whole, token),
+            answers.summarize_answer_step(run, task, token, whole),
+        )
     summary = (
         f"{figures.summarize_curves(run, token, whole)} {figures.summarize_topk(run, token, whole)}"
     )
@@ -133,13 +161,13 @@ def play_frames(last: int) -> int:
     return max(last * SUB_STEPS, MIN_PLAY_FRAMES)
 
 
-def play_view(run: ebt.ThinkRun, token: int, frame: int) -> tuple:
+def play_view(run: ebt.ThinkRun, token: int, frame: int, task: Task | None = None) -> tuple:
     """Timer, frame, step slider and step view at Play frame `frame` (the curves grow)."""
     last = _last_step(run, token)
     frames = play_frames(last)
     frame = min(frame, frames)
     at = last * frame / frames
-    return gr.Timer(active=frame < frames), frame, int(at), *step_view(run, token, at)
+    return gr.Timer(active=frame < frames), frame, int(at), *step_view(run, token, at, task)
 
 
 def restore(run_dict) -> ebt.ThinkRun | None:
@@ -155,35 +183,68 @@ class ThinkTab:
 
     def __init__(self, registry: Registry):
         self.registry = registry
-        self.examples = load_examples(registry.text_ebts)
+        self.examples = load_examples(registry.thinkers)
         self._first: dict = {}
         self._first_lock = threading.Lock()
 
-    # ---- views that need the registry (the Transformer++ baseline) --------------------------
-    def token_view(self, run: ebt.ThinkRun, token: int) -> tuple:
-        """Step slider (at the final step), that step's view, best-of-N table, baseline text."""
-        tok = run.tokens[token]
+    # ---- views that need the registry (the Transformer++ baseline, an answer's task) --------
+    def task_of(self, run: ebt.ThinkRun) -> Task | None:
+        """The task of a whole-answer EBT's run (sums, Sudoku); None for a text EBT's run."""
+        return self.registry.answer_task(run.checkpoint)
+
+    def _baseline(self, run: ebt.ThinkRun, token: int, task: Task | None) -> str:
+        """The Transformer++ trained beside the EBT: its next character here, or (answer EBTs)
+        its whole answer generated left to right."""
         name = self.registry.baseline(run.checkpoint)
+        if not name:
+            return figures.baseline_text(None, [], "")
         try:
-            model = self.registry.get(name) if name else None
-            preds = ebt.predict_next(model, run.context(token), TOP_K) if name else []
-            baseline = figures.baseline_text(name, preds, tok.char)
+            model = self.registry.get(name)
+            if task is not None:
+                answer = generate_answers(model, task, [run.prompt])[0]
+                return answers.answer_baseline_text(name, answer, run.text, task, run.prompt)
+            preds = ebt.predict_next(model, run.context(token), TOP_K)
+            return figures.baseline_text(name, preds, run.tokens[token].char)
         except ValueError as err:  # e.g. the context outgrew the baseline's window
-            baseline = f"Transformer++ baseline unavailable here: {err}"
+            return f"Transformer++ baseline unavailable here: {err}"
+
+    def token_view(self, run: ebt.ThinkRun, token: int) -> tuple:
+        """Step slider (at the final step), that step's view, best-of-N table (an answer run's:
+        its distinct whole answers), baseline text."""
+        tok, task = run.tokens[token], self.task_of(run)
+        if task is None:
+            table = figures.best_of_n_table(run, token)
+            summary = figures.summarize_table(run, token)
+        else:
+            table, summary = (
+                answers.answer_table(run, task),
+                answers.summarize_answer_table(run, task),
+            )
         return (
             gr.Slider(minimum=0, maximum=tok.steps_used, value=tok.steps_used),
-            *step_view(run, token, tok.steps_used),
-            figures.best_of_n_table(run, token),
-            f"{figures.summarize_table(run, token)}\n\n{baseline}",
+            *step_view(run, token, tok.steps_used, task),
+            table,
+            f"{summary}\n\n{self._baseline(run, token, task)}",
         )
 
     def run_view(self, run: ebt.ThinkRun) -> tuple:
         """Every Think-tab output for a fresh run, showing its first token at its final step."""
-        choices = [(f"{i}: {figures.show_char(t.char)}", i) for i, t in enumerate(run.tokens)]
+        task = self.task_of(run)
+        if task is None:
+            choices = [(f"{i}: {figures.show_char(t.char)}", i) for i, t in enumerate(run.tokens)]
+            strip, summary = figures.token_strip(run), figures.summarize_run(run)
+        else:
+            choices = [
+                (answers.position_label(task, i, t.char), i) for i, t in enumerate(run.tokens)
+            ]
+            strip, summary = (
+                answers.answer_strip(run, task),
+                answers.summarize_answer_run(run, task),
+            )
         return (
             run.text,
-            figures.token_strip(run),
-            figures.summarize_run(run),
+            strip,
+            summary,
             gr.Dropdown(choices=choices, value=0),
             *self.token_view(run, 0),
             run.to_dict(),
@@ -212,39 +273,48 @@ class ThinkTab:
         accept_lower_only=False,
     ) -> ebt.ThinkRun:
         """The run /think shows (its parameters validated; ValueError names a bad one): the
-        exports (app/export_tab.py) think through here too."""  # fmt: skip
-        model = self.registry.text_ebt(checkpoint)
+        exports (app/export_tab.py) think through here too. A whole-answer EBT (sum-ebt,
+        sudoku-ebt) answers all positions at once: max_new_tokens is checked only."""  # fmt: skip
+        model = self.registry.thinker(checkpoint)
         config = think_config(
             steps, step_size, langevin, samples, select, tolerance, seed, accept_lower_only
         )
         n = int_in("max_new_tokens", max_new_tokens, 1, LIMITS["max_new_tokens"])
-        check_think_work(config, n)
+        check_think_work(config, work_tokens(model, n))
         return compute(ebt.think, model, prompt, config, max_new_tokens=n)
 
+    def example_settings(self, prompt, checkpoint) -> tuple:
+        """An example's settings as widget values: its checkpoint's defaults, with the
+        example's own "settings" (e.g. 16 samples for a Sudoku with several solutions)."""
+        settings = dict(zip(SETTINGS, self.settings_for(checkpoint)))
+        for e in self.examples:
+            if e["prompt"] == prompt and e["checkpoint"] == checkpoint:
+                settings |= {k: v for k, v in e.get("settings", {}).items() if k in settings}
+        return tuple(settings[k] for k in SETTINGS)
+
     def think_example(self, prompt, checkpoint, max_new_tokens):
-        """An example click: think it at its checkpoint's default settings, which the knobs
+        """An example click: think it at its settings (`example_settings`), which the knobs
         then show (so what is on screen is what was run)."""
-        settings = self.settings_for(checkpoint)
+        settings = self.example_settings(prompt, checkpoint)
         with user_errors():
-            config = think_config(*settings)
-            n = int_in("max_new_tokens", max_new_tokens, 1, LIMITS["max_new_tokens"])
-            check_think_work(config, n)
-            model = self.registry.text_ebt(checkpoint)
-            run = compute(ebt.think, model, prompt, config, max_new_tokens=n)
+            run = self.thought(prompt, checkpoint, *settings[:7], max_new_tokens, settings[7])
         return (*settings, *self.run_view(run))
 
     def score(self, prompt, answer, checkpoint, samples=None):
-        """Energy of each character of `answer` after `prompt`: the EBT as a verifier, against
-        `samples` descents of its own (None = the checkpoint's default; the UI sends the Think
-        tab's N)."""
+        """Energy of each character of `answer` after `prompt` (a whole-answer EBT: the whole
+        answer's energy and its terms per position): the EBT as a verifier, against `samples`
+        descents of its own (None = the checkpoint's default; the UI sends the Think tab's N)."""
         with user_errors():
             text_in("answer", answer, LIMITS["answer_chars"])
-            model = self.registry.text_ebt(checkpoint)
+            model = self.registry.thinker(checkpoint)
             config = model.think_defaults
             if samples is not None:
                 samples = int_in("samples", samples, 1, LIMITS["samples"])
                 config = dataclasses.replace(config, samples=samples)
             result = compute(ebt.score, model, prompt, answer, config)
+            task = self.registry.answer_task(checkpoint)
+        if task is not None:
+            return answer_score_figure(result), summarize_answer_score(result, task)
         return figures.score_figure(result), figures.summarize_score(result)
 
     @staticmethod
@@ -277,15 +347,13 @@ class ThinkTab:
             return gr.skip()
         return gr.Timer(active=False), *self.token_view(run, token)
 
-    @staticmethod
-    def show_step(run_dict, token, step):
+    def show_step(self, run_dict, token, step):
         run = restore(run_dict)
         if run is None:
             return gr.skip()
-        return step_view(run, token, min(int(step), _last_step(run, token)))
+        return step_view(run, token, min(int(step), _last_step(run, token)), self.task_of(run))
 
-    @staticmethod
-    def play(run_dict, token, step):
+    def play(self, run_dict, token, step):
         """Start Play from `step` (from 0 when the animation already sits at the end): the
         curves grow frame by frame, SUB_STEPS frames per descent step."""
         run = restore(run_dict)
@@ -293,24 +361,22 @@ class ThinkTab:
             return gr.skip()
         last = _last_step(run, token)
         start = 0 if step >= last else int(step) * play_frames(last) // max(last, 1)
-        return play_view(run, token, start)
+        return play_view(run, token, start, self.task_of(run))
 
-    @staticmethod
-    def tick(run_dict, token, frame):
+    def tick(self, run_dict, token, frame):
         """Timer tick while playing: one frame forward; the timer stops at the final step."""
         run = restore(run_dict)
         if run is None:
             return (gr.Timer(active=False), *(gr.skip(),) * 5)
-        return play_view(run, token, int(frame or 0) + 1)
+        return play_view(run, token, int(frame or 0) + 1, self.task_of(run))
 
-    @staticmethod
-    def step_once(run_dict, token, step):
+    def step_once(self, run_dict, token, step):
         """The Step button: one step forward, back to 0 after the final step."""
         run = restore(run_dict)
         if run is None:
             return gr.skip()
         step = 0 if step >= _last_step(run, token) else int(step) + 1
-        return step, *step_view(run, token, step)
+        return step, *step_view(run, token, step, self.task_of(run))
 
     def show_run(self, run_dict):
         """Every output for a stored run (no thinking)."""
@@ -355,16 +421,19 @@ class ThinkTab:
         → the default, and a message naming the field)."""
         first = self.examples[0] if self.examples else {"prompt": "", "max_new_tokens": 8}
         errors, name = [], values.get("checkpoint", self.registry.default_ebt)
-        if name not in self.registry.text_ebts:
-            errors.append(f"checkpoint must be one of {self.registry.text_ebts}, got {name!r}")
+        if name not in self.registry.thinkers:
+            errors.append(f"checkpoint must be one of {self.registry.thinkers}, got {name!r}")
             name = self.registry.default_ebt
         defaults = dict(zip(SETTINGS, self.settings_for(name)), token=0, step=None)
         defaults |= {"prompt": first["prompt"], "max_new_tokens": first["max_new_tokens"]}
-        checks = setting_checks(self.registry.text_ebt(name))
-        state, bad = permalink.validated(values, checks, defaults)
+        model = self.registry.thinker(name)
+        if isinstance(model, ebt.AnswerEBT):  # its own example's prompt, not arith's
+            own = next((e for e in self.examples if e["checkpoint"] == name), None)
+            defaults["prompt"] = own["prompt"] if own else values.get("prompt", "")
+        state, bad = permalink.validated(values, setting_checks(model), defaults)
         try:
             config = think_config(*(state[k] for k in SETTINGS))
-            check_think_work(config, state["max_new_tokens"])
+            check_think_work(config, work_tokens(model, state["max_new_tokens"]))
         except ValueError as err:
             bad.append(f"{err} (the checkpoint's defaults are used)")
             state |= {k: defaults[k] for k in (*SETTINGS, "max_new_tokens")}
@@ -372,7 +441,7 @@ class ThinkTab:
 
     def link_views(self, state: dict) -> tuple[tuple, list[str]]:
         """Think the link's state; its token and step selected (clamped, with a message)."""
-        model = self.registry.text_ebt(state["checkpoint"])
+        model = self.registry.thinker(state["checkpoint"])
         config = think_config(*(state[k] for k in SETTINGS))
         n = state["max_new_tokens"]
         run = compute(ebt.think, model, state["prompt"], config, max_new_tokens=n)
@@ -388,7 +457,7 @@ class ThinkTab:
             errors.append(f"step must be at most {last} for token {token}, got {step}")
         if step is not None and step <= last:
             views[4] = gr.Slider(minimum=0, maximum=last, value=step)
-            views[5:8] = step_view(run, token, step)
+            views[5:8] = step_view(run, token, step, self.task_of(run))
         return tuple(views), errors
 
     def on_load(self, request: gr.Request):
@@ -433,9 +502,9 @@ class ThinkTab:
         w = SimpleNamespace()
         w.prompt = gr.Textbox(label="Prompt", value=first["prompt"], render=False)
         w.checkpoint = gr.Dropdown(
-            self.registry.text_ebts,
+            self.registry.thinkers,
             value=self.registry.default_ebt,
-            label="Checkpoint (text EBT)",
+            label="Checkpoint (text EBT, or a whole-answer EBT: sums, Sudoku)",
             render=False,
         )
         w.max_new_tokens = gr.Slider(
@@ -487,6 +556,7 @@ class ThinkTab:
     def _score(w: SimpleNamespace) -> None:
         with gr.Accordion("Score your own answer (the EBT as a verifier)", open=True):
             w.answer = gr.Textbox(label="Your answer (continues the prompt)", placeholder="47")
+            gr.Markdown(SCORE_HINT, elem_classes="ebt-score-hint")
             w.score_btn = gr.Button("Score")
             w.score_plot = gr.Plot(label="Energy of each character", elem_classes="ebt-plot")
             w.score_md = gr.Markdown(label="Score summary")
@@ -568,7 +638,8 @@ class ThinkTab:
         load_out = [w.prompt, w.checkpoint, w.max_new_tokens, *settings, *run_out, w.link_md]
         demo.load(self.on_load, None, load_out, **private)
         with w.guide_box:  # the guide's presets are applied like links
-            guide.buttons("think", self.registry.text_ebts, self.link_outputs, load_out)
+            guide.buttons("think", self.registry.thinkers, self.link_outputs, load_out)
+            guide.buttons("answers", self.registry.thinkers, self.link_outputs, load_out)
 
     def _wire_examples(self, w: SimpleNamespace, private: dict) -> None:
         """An example click fills the prompt, scrolls the result area into view and thinks."""
