@@ -29,6 +29,7 @@ class Preset:
 
 
 GUIDES: dict[str, list[Preset]] = {}
+FOLLOWS = {"answers": ("think",)}  # a guide shown below these on the same page
 
 
 def register(tab: str, presets: list[Preset]) -> None:
@@ -47,16 +48,23 @@ def intro(number: int, preset: Preset) -> str:
     return f"**Try this {number} — {preset.label}:** {preset.notice}"
 
 
+TITLES = {"answers": "Guide: whole answers (sums, Sudoku)"}  # the rest: "Guide: try this"
+
+
 def buttons(tab: str, checkpoints: list[str], apply: Callable, outputs: list) -> None:
     """The guide of `tab`, laid out here: numbered buttons, each applying its preset
-    (`apply(values, intro=markdown)` → the outputs)."""
+    (`apply(values, intro=markdown)` → the outputs). A guide shown below another one on the
+    same page (the Think tab's "answers" below "think") continues its numbers."""
     presets = available(tab, checkpoints)
     if not presets:
         return
-    with gr.Accordion("Guide: try this", open=True):
-        gr.Markdown("\n".join(f"{i}. **{p.label}**: {p.notice}" for i, p in enumerate(presets, 1)))
+    first = 1 + sum(len(available(t, checkpoints)) for t in FOLLOWS.get(tab, ()))
+    with gr.Accordion(TITLES.get(tab, "Guide: try this"), open=True):
+        gr.Markdown(
+            "\n".join(f"{i}. **{p.label}**: {p.notice}" for i, p in enumerate(presets, first))
+        )
         with gr.Row():
-            for i, preset in enumerate(presets, 1):
+            for i, preset in enumerate(presets, first):
                 button = gr.Button(f"{i}. {preset.label}", size="sm", elem_classes="ebt-preset")
                 button.click(_applier(apply, preset, i), None, outputs, api_visibility="private")
 
@@ -72,6 +80,30 @@ def _think(label: str, notice: str, checkpoint: str, prompt: str, **settings) ->
     """A Think preset: a prompt on `checkpoint` with /think settings."""
     values = dict(prompt=prompt, checkpoint=checkpoint, **settings)
     return Preset(label, notice, values, needs=(checkpoint,))
+
+
+def _sum_story(prompt: str, steps: int) -> Preset:
+    """A sum-ebt preset: a long-carry sum thought for more than the default steps (the prompt
+    is chosen by scripts/answer_presets.py: wrong at 1 step and at the default, right here)."""
+    a, b = (int(x) for x in prompt[:-1].split("+"))
+    notice = (
+        f"Thought for {steps} steps, {a}+{b} comes out right ({a + b}): press Play or move the "
+        "Step slider back to see that at the first steps, and at the checkpoint's default step "
+        "count, some digits are still wrong because a carry has not gone through yet."
+    )
+    return _think("A hard sum, thought longer", notice, "sum-ebt", prompt, steps=steps, samples=1)
+
+
+def _sudoku_story(prompt: str, samples: int) -> Preset:
+    """A sudoku-ebt preset: a puzzle with several solutions, thought from `samples` starts."""
+    blanks = prompt.count(".")
+    notice = (
+        f"This puzzle has {blanks} blanks and several solutions, and {samples} candidates start "
+        "from different random grids: the best-of-N table lists the grids they end on, how "
+        "many candidates reached each and whether it is a valid solution, so you can see "
+        "whether best-of-N finds more than one valid solution."
+    )
+    return _think("A Sudoku with several solutions", notice, "sudoku-ebt", prompt, samples=samples)
 
 
 def _denoise(label: str, notice: str, image: str, noise: float, steps: int) -> Preset:
@@ -113,6 +145,23 @@ register(
             "final energy (lighter chips in the strip).",
             "english-ebt", "The ", max_new_tokens=16,
         ),
+    ],
+)  # fmt: skip
+SUM_PRESET = "5965+6693="  # scripts/answer_presets.py checks (and finds) these prompts
+BEST_OF_N_PRESET = "4857+5168="
+SUDOKU_PRESET = "1...2..1......2.="
+register(
+    "answers",  # the Think tab's whole-answer EBTs: the same link keys as "think"
+    [
+        _sum_story(SUM_PRESET, steps=24),
+        _think(
+            "Best of 16 whole answers",
+            "Sixteen candidate answers descend from different starts: the best-of-N table groups "
+            "the sums they end on, with the lowest energy of each, how many candidates reached "
+            "it and whether it is right, and the lowest energy picks the answer.",
+            "sum-ebt", BEST_OF_N_PRESET, samples=16,
+        ),
+        _sudoku_story(SUDOKU_PRESET, samples=16),
     ],
 )  # fmt: skip
 register(

@@ -10,12 +10,13 @@ from app import guide, permalink
 
 
 def test_each_guide_has_three_to_five_presets_with_one_sentence_and_valid_keys():
-    for tab in ("think", "denoise"):
+    for tab in ("think", "denoise", "answers"):
         presets = guide.GUIDES[tab]
         assert 3 <= len(presets) <= 5
+        keys = permalink.TABS["think" if tab == "answers" else tab]  # answers: Think tab links
         for p in presets:
             assert p.notice.count(". ") == 0 and p.notice.endswith(".")  # one sentence
-            assert set(p.values) <= set(permalink.TABS[tab])  # a preset is a link's values
+            assert set(p.values) <= set(keys)  # a preset is a link's values
     with pytest.raises(ValueError, match="one sentence"):
         guide.Preset("x", "no full stop")
     assert guide.available("think", ["arith-ebt"]) == guide.GUIDES["think"][:4]
@@ -46,3 +47,31 @@ def test_the_denoise_presets_run_their_photo_and_noise(client):
         assert out[0].startswith(f"**Try this {number}") and "cannot use" not in out[0]
         assert out[11].endswith(preset.values["image"]) and out[13] == preset.values["noise"]
         assert out[14] == preset.values["steps"] and out[1] is not None  # denoised
+
+
+def test_the_answer_guide_needs_its_checkpoints_and_continues_the_think_guides_numbers():
+    assert guide.available("answers", ["arith-ebt"]) == []
+    needs = [p.needs for p in guide.available("answers", ["sum-ebt", "sudoku-ebt"])]
+    assert needs == [("sum-ebt",), ("sum-ebt",), ("sudoku-ebt",)]
+    assert guide.FOLLOWS["answers"] == ("think",)  # numbered after the Think guide's presets
+    sums = guide.GUIDES["answers"][0]
+    a, b = (int(x) for x in guide.SUM_PRESET[:-1].split("+"))
+    assert sums.values["prompt"] == guide.SUM_PRESET and f"({a + b})" in sums.notice
+
+
+@pytest.mark.slow
+def test_the_answer_presets_tell_the_truth_on_the_shipped_checkpoints():
+    """scripts/answer_presets.py on checkpoints/ (re-run it after retraining sum-ebt or
+    sudoku-ebt; `--search` lists prompts that would make a failed story hold)."""
+    import ebt_core as ebt
+
+    if not {"sum-ebt", "sudoku-ebt"} <= set(ebt.available("answer-ebt")):
+        pytest.fail(f"the shipped answer EBTs are missing from {ebt.checkpoints_dir()}")
+    from answer_presets import check  # scripts/
+
+    report = check()
+    sums = report["sum"]
+    assert sums["holds"], sums  # wrong at 1 step and at the default, right at the preset's
+    sudoku = report["sudoku"]
+    assert sudoku["holds"] and sudoku["solutions"] >= 2, sudoku  # "several solutions"
+    assert sudoku["distinct"] >= 2, sudoku  # the table has different grids to list
