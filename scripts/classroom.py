@@ -4,7 +4,8 @@ Hugging Face Space (upload the folder; its README.md says `sdk: static`).
 
     python scripts/classroom.py --out site          # on the checkpoints in $EBT_CHECKPOINTS
 
-Think: each example prompt at its checkpoint's defaults (with the first character's landscape).
+Think: each example prompt as its click runs it (a text EBT's with the first character's
+landscape; a sum and a Sudoku with their answer grids when sum-ebt and sudoku-ebt are here).
 Denoise: each example photo, image EBT (2 steps) beside the DiT (5 passes). Point EBTs: a fork
 context, when a points-ebt checkpoint is present (pages of other kinds: add a builder to
 `BUILDERS`).
@@ -20,8 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import ebt_core as ebt
-from app import export, figures
-from app.inputs import think_config, widget_values
+from app import export
 from app.runtime import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,17 +33,19 @@ def _slug(text: str) -> str:
 
 
 def think_pages(registry: Registry) -> Iterator[Page]:
-    """The Think tab's examples whose checkpoint is here, each with its landscape."""
-    from app.think_tab import load_examples
+    """The Think tab's examples whose checkpoint is here, each as the tab's example click runs
+    it (its checkpoint's defaults and the example's own settings) and exports it: a text EBT's
+    run with its landscape, a whole-answer EBT's (sums, Sudoku) with its answer grid."""
+    from app.export_tab import Exports
+    from app.think_tab import ThinkTab
 
-    for i, example in enumerate(load_examples(registry.text_ebts)):
-        model = registry.text_ebt(example["checkpoint"])
-        config = think_config(*widget_values(model.think_defaults))
-        run = ebt.think(model, example["prompt"], config, example["max_new_tokens"])
-        scape = ebt.landscape(model, run, 0, 41, "pca")
-        title = f"Think: {example['prompt']!r} → {run.text!r} ({example['checkpoint']})"
-        page = export.run_html(run, figures.landscape_contour(run, scape), title)
-        yield f"think-{i}-{_slug(example['prompt'])}.html", title, page
+    tab = ThinkTab(registry)
+    for i, example in enumerate(tab.examples):
+        prompt, name = example["prompt"], example["checkpoint"]
+        settings = tab.example_settings(prompt, name)
+        run = tab.thought(prompt, name, *settings[:7], example["max_new_tokens"], settings[7])
+        title = f"Think: {prompt!r} → {run.text!r} ({name})"
+        yield f"think-{i}-{_slug(prompt)}.html", title, Exports(tab).page(run, title)
 
 
 def denoise_pages(registry: Registry) -> Iterator[Page]:

@@ -1,5 +1,6 @@
 """The classroom site (scripts/classroom.py) as CI runs it: the command renders the examples of
-every tab on tiny checkpoints into a folder whose index and pages work from file:// offline."""
+every tab on tiny checkpoints (a sum and a Sudoku among them) into a folder whose index and
+pages work from file:// offline."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import _checkpoints
+from .test_app_answer import tiny_answer_checkpoints
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.slow
 def site(tmp_path_factory):
     checkpoints = tmp_path_factory.mktemp("checkpoints")
     _checkpoints(checkpoints)
+    tiny_answer_checkpoints(checkpoints)  # sum-ebt, sum-transformer, sudoku-ebt
     out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "EBT_CHECKPOINTS": str(checkpoints), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
@@ -37,7 +40,11 @@ def test_the_command_renders_every_tabs_examples(site):
     out, report = site
     think = [p for p in report["pages"] if p.startswith("think-")]
     denoise = [p for p in report["pages"] if p.startswith("denoise-")]
-    assert len(think) == 3  # the arith examples (no english-ebt among the tiny checkpoints)
+    # the arith examples (no english-ebt among the tiny checkpoints), then a sum and a Sudoku
+    assert len(think) == 5 and think[-2:] == ["think-3-4857-5168.html", "think-4-1-2-1-2.html"]
+    for name, grid in zip(think[-2:], ("Answer at step", "Grid at step")):
+        page = (out / name).read_text(encoding="utf-8")
+        assert "ebt-answer-strip" in page and grid in page  # the answer, and its view per step
     assert len(denoise) == (3 if report["has_image_ebt"] else 0)  # the three example photos
     assert report["skipped"] == []  # no points checkpoint here: nothing to skip
     index = (out / "index.html").read_text(encoding="utf-8")
