@@ -587,8 +587,8 @@ class ThinkTab:
             w.frame = gr.State(0)  # the Play frame (SUB_STEPS per descent step)
             with gr.Row():
                 w.energy_plot = gr.Plot(label="Energy vs step", elem_classes="ebt-plot")
-                w.topk_plot = gr.Plot(
-                    label="Top-k of the chosen candidate", elem_classes="ebt-plot"
+                w.topk_plot = gr.Plot(  # top-k bars, or an answer EBT's whole answer
+                    label="Chosen candidate at this step", elem_classes="ebt-plot"
                 )
             w.step_md = gr.Markdown(label="Step summary")
             w.table = gr.Dataframe(

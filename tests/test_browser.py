@@ -109,3 +109,35 @@ def test_a_permalink_opens_the_same_run_as_the_api(client):
     report = links(client[1].demo.local_url.rstrip("/") + "/", query, expected)
     assert "tab=think" in report["copied"] and "seed=5" in report["copied"]
     assert report["bad_link_named"]
+
+
+@pytest.fixture(scope="module")
+def answer_app(tmp_path_factory):
+    """The app on tiny answer checkpoints (tests/test_app_answer.py), served in-process."""
+    from .test_app_answer import served_answer_app
+
+    with served_answer_app(tmp_path_factory.mktemp("answer-checkpoints")) as served:
+        yield served
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword")
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_the_sum_and_sudoku_examples_at_desktop_and_phone_size(answer_app, tmp_path, viewport):
+    """Issue 14 in Chromium (scripts/answer_tour.py): the sum example shows its answer row and
+    the whole-answer table, and the row follows the Step slider; the Sudoku example shows a 4×4
+    grid with its givens marked, Play moves it through the steps, Score explains a whole
+    answer's energy; no sideways scrolling, zero page errors."""
+    if not Path(CHROMIUM).exists() or not _has_playwright():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test: need {CHROMIUM} and playwright")
+        pytest.skip(f"needs {CHROMIUM} and the playwright package")
+    from answer_tour import visit
+
+    shots = Path(os.environ.get("EBT_SCREENSHOTS", tmp_path / "shots"))
+    report = visit(answer_app[1].demo.local_url, shots, viewport)
+    assert report["sum_step1"].startswith("Answer at step 1:")
+    assert report["givens"] == 4 and "chosen" in report["headers"]
+    assert report["played_to"].startswith("Grid at step 3")  # the tiny models' 3 steps
+    for name in ("sum", "sudoku"):
+        assert (shots / f"answer-{name}-{viewport}.png").stat().st_size > 10_000
