@@ -5,7 +5,9 @@ A preset is a dict of the tab's permalink keys (app/permalink.py: its API parame
 preset is applied exactly like a link (validated, then run). Hook for other tabs (the Playground,
 answer EBTs): `register("playground", [Preset(label, notice, values, needs=(...)), ...])`, then
 `buttons("playground", checkpoints, apply, outputs)` in the tab's layout, where
-`apply(values, intro=markdown)` returns the tab's outputs for a preset.
+`apply(values, intro=markdown)` returns the tab's outputs for a preset. The Think tab shows two
+guides: "think" (text EBTs) and, below it and numbered after it (`FOLLOWS`), "answers" (the
+whole-answer EBTs sum-ebt and sudoku-ebt, whose prompts scripts/answer_presets.py checks).
 """
 
 from __future__ import annotations
