@@ -335,3 +335,20 @@ def test_ebt_loss_adds_the_teacher_forced_term():
         losses.append(obj.ebt_loss(model, task, recipe, rng, gen))
     (plain, _), (with_tf, stats) = losses
     assert math.isclose(float(with_tf - plain), stats["loss_tf"], rel_tol=1e-4)
+
+
+def test_vocab_rank_never_counts_the_answer_itself(monkeypatch):
+    """Batched energies of the unchanged answer can sit a rounding error below `total`."""
+    from ebt_core.answer import think as answer_think
+
+    model = tiny()
+    K, vocab = model.config.answer_length, model.config.vocab
+    padded = model.task.padded("47")
+    total = float(answer_energies(model, "12+35=", ["47"])[0])
+
+    def energies(_model, _prompt, variants):  # the answer itself just below, the rest above
+        return np.array([total - 1e-6 if v == padded else total + 1.0 for v in variants])
+
+    monkeypatch.setattr(answer_think, "_padded_energies", energies)
+    result = ebt.score(model, "12+35=", "47", ebt.ThinkConfig(steps=1, samples=2))
+    assert result.vocab_rank.tolist() == [0] * K and len(vocab) > 1

@@ -180,7 +180,8 @@ def score(model, prompt: str, answer: str, config: ThinkConfig | None = None) ->
     vocab, K = model.config.vocab, len(padded)
     variants = [padded[:i] + ch + padded[i + 1 :] for i in range(K) for ch in vocab]
     e = _padded_energies(model, prompt, variants).reshape(K, len(vocab))  # every 1-char change
-    ranks = (e < total).sum(axis=1)
+    same = np.array([[ch == padded[i] for ch in vocab] for i in range(K)])  # the answer itself
+    ranks = ((e < total) & ~same).sum(axis=1)  # batched energies differ from `total` by ~1e-7
     solved = solve(model, [prompt], cfg)[0]
     sample = np.tile(solved.energies[0].astype(np.float32), (len(padded), 1))  # (K, N)
     return ScoreResult(prompt, padded, terms.numpy().astype(np.float32), ranks,
