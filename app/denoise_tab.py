@@ -133,7 +133,7 @@ class DenoiseTab:
     def __init__(self, registry: Registry):
         self.registry = registry
         self.examples = EXAMPLES
-        self._first: dict = {}  # the first example's views, computed by the first page load
+        self._first: dict = {}  # the first example's views, computed when first needed
         self._first_lock = threading.Lock()
 
     def denoise(self, image, checkpoint, noise, steps, step_size, langevin, seed,
@@ -191,8 +191,8 @@ class DenoiseTab:
         return step_view(result, min(max(int(step), 0), len(result.frames) - 1))
 
     def first_view(self) -> tuple:
-        """The first example denoised by the EBT and the DiT at the tab's defaults: computed by
-        the first page load (about a second on 2 CPUs), then shared by every later visitor."""
+        """The first example denoised by the EBT and the DiT at the tab's defaults: computed when
+        the tab is first opened or by the warm-up (about a second on 2 CPUs), then shared."""
         with self._first_lock:
             if "views" not in self._first:
                 path, noise = self.examples[0]
@@ -207,9 +207,9 @@ class DenoiseTab:
             return self._first["views"]
 
     # ---- layout and events ------------------------------------------------------------------
-    def build(self, demo: gr.Blocks) -> None:
-        """Lay out the tab inside the current gr.Tab and wire its events (api_name "denoise"
-        and "denoise_baseline"); each page load shows the first example already denoised."""
+    def build(self, demo: gr.Blocks, page: gr.Tab) -> None:
+        """Lay out the tab inside the current gr.Tab (`page`) and wire its events (api_name
+        "denoise" and "denoise_baseline"); opening the tab shows the first example denoised."""
         if not self.registry.image_ebts:
             gr.Markdown("**No image EBT checkpoint found**: train one (see README) to denoise.")
             return
@@ -223,7 +223,7 @@ class DenoiseTab:
             gr.Examples(
                 self.examples, [image, noise], cache_examples=False, api_visibility="private"
             )
-        self._wire(demo, inputs, outputs)
+        self._wire(demo, page, inputs, outputs)
 
     def _controls(self) -> list:
         """image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run button."""
@@ -262,7 +262,7 @@ class DenoiseTab:
             self.link_row = gr.Row()  # the Copy link button (app/tab_links.py)
         return [image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run_btn]
 
-    def _wire(self, demo: gr.Blocks, inputs: list, outputs: dict) -> None:
+    def _wire(self, demo: gr.Blocks, page: gr.Tab, inputs: list, outputs: dict) -> None:
         image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run_btn = inputs
         o = outputs
         record = gr.State(None)  # this visitor's last EBT run (DenoiseResult.to_dict)
@@ -293,10 +293,12 @@ class DenoiseTab:
         )
         if self.examples and self.registry.dit is not None:
             first_out = [*ebt_out, o["dit_image"], o["dit_md"]]
-            # page load: a ?tab=denoise link's run (app/tab_links.py), else the first view
+            # page load: a ?tab=denoise link's run (app/tab_links.py); opening: the first view
             link_in = [image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes]
             load = tab_links.denoise_loader(self)
             demo.load(load, None, [*first_out, *link_in], api_visibility="private")
+            opened = tab_links.on_open("denoise", self.first_view, len(first_out))
+            page.select(opened, record, first_out, api_visibility="private")
             with self.guide_box:  # the guide's presets are applied like links (app/guide.py)
                 apply = partial(tab_links.denoise_outputs, self)
                 guide.buttons("denoise", self.registry.image_ebts, apply, [*first_out, *link_in])

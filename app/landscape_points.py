@@ -240,7 +240,7 @@ class PointLandscape:
             return context_text(fresh_context(task, int_in("seed", seed, 0, MAX_SEED)))
 
     def first_view(self):
-        """The default checkpoint at the probe fork context: computed by the first page load."""
+        """The default checkpoint at the probe fork context: computed when first opened."""
         with self._first_lock:
             if "outputs" not in self._first:
                 name = next(iter(self.registry.point_ebts), None)
@@ -250,8 +250,9 @@ class PointLandscape:
                 )  # fmt: skip
         return self._first["outputs"] or (gr.skip(),) * 6
 
-    def build(self, demo: gr.Blocks, trained) -> SimpleNamespace:
-        """Lay out the section inside the current tab and wire its events (all private)."""
+    def build(self, demo: gr.Blocks, trained, page: gr.Tab) -> SimpleNamespace:
+        """Lay out the section inside the current tab and wire its events (all private);
+        opening `page` (its gr.Tab) shows the first view."""
         gr.Markdown(INTRO)
         choices = [*self.registry.point_ebts, PLAYGROUND]
         with gr.Row():
@@ -276,9 +277,11 @@ class PointLandscape:
         new.click(self.new_context, [task, seed], context, **private)
         button.click(self.show, [*controls, trained], w.outputs, **private)
         self.viewer.wire(w, trained)
-        if self.registry.point_ebts:  # page load: a ?tab=points link's view, else the first
+        if self.registry.point_ebts:  # page load: a ?tab=points link's view; opening: first
             load_out = [*w.outputs, *controls]
             demo.load(tab_links.points_loader(self), None, load_out, **private)
+            opened = tab_links.on_open("points", self.first_view, len(w.outputs))
+            page.select(opened, w.view, w.outputs, **private)
             with guide_box:  # presets are applied like links
                 guide.buttons("points", list(self.registry.point_ebts), self.preset, load_out)
         return w

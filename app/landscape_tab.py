@@ -174,8 +174,8 @@ class LandscapeTab:
         return min(config.steps, LIMITS["steps"]), min(max(config.samples, 4), LIMITS["samples"])
 
     def first_view(self) -> tuple:
-        """The first run's first token at the default settings: computed by the first page load
-        (after the Think tab's first run), then shared; skipped when there is no first run."""
+        """The first run's first token at the default settings: computed when the tab is first
+        opened or by the warm-up, then shared; skipped when there is no first run."""
         with self._first_lock:
             if "views" not in self._first:
                 self._first["views"] = self._first_landscape()
@@ -195,9 +195,10 @@ class LandscapeTab:
             return None
 
     # ---- layout and events ------------------------------------------------------------------
-    def build(self, demo: gr.Blocks, think: SimpleNamespace) -> None:
+    def build(self, demo: gr.Blocks, think: SimpleNamespace, page: gr.Tab) -> None:
         """Lay out the tab inside the current gr.Tab and wire its events (api_name="landscape").
-        `think`: the Think tab's widgets (prompt, checkpoint, token, run_state)."""
+        `think`: the Think tab's widgets (prompt, checkpoint, token, run_state); `page`: the
+        gr.Tab whose opening shows the first view."""
         default = think.checkpoint.value
         gr.Markdown(INTRO)
         w = _controls(*(self.think_defaults(default) if default else (8, 4)))
@@ -215,6 +216,8 @@ class LandscapeTab:
         shown = gr.State(None)
         outputs = [contour, surface, slice_md, off_plane, off_md, paths, paths_md, shown]
         self._wire(demo, think, w, outputs)
+        opened = tab_links.on_open("landscape", self.first_view, N_OUTPUTS)
+        page.select(opened, shown, outputs, api_visibility="private")
 
     def _wire(self, demo, think: SimpleNamespace, w: SimpleNamespace, outputs: list) -> None:
         private = dict(api_visibility="private", preprocess=False)
@@ -235,7 +238,7 @@ class LandscapeTab:
         think.checkpoint.change(
             self.think_defaults, think.checkpoint, controls, api_visibility="private"
         )
-        # page load: a ?tab=landscape link's landscape (app/tab_links.py), else the first view
+        # page load: a ?tab=landscape link's landscape (app/tab_links.py); opening: first view
         link_out = [think.prompt, think.checkpoint, w.api_token, w.resolution, w.method]
         link_out += [w.steps, w.samples, w.seed]  # tab_links.LANDSCAPE_KEYS order
         load = tab_links.landscape_loader(self, think)

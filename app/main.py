@@ -20,15 +20,22 @@ and, with the trained model kept in the caller's session (gr.State):
     /playground_think(context, steps, samples, seed)
 
 Importing this module builds the page (`demo`) but loads no model: checkpoints load on first
-use, and the first page load thinks the first example once for every later visitor.
+use. `python app/main.py` thinks the first example before it serves (a tenth of a second) and
+puts its views into the page itself, so the first page draws its charts without a page-load
+round trip (issue 16: start to charts ≤ 5 s); each other tab computes its first view when it is
+first opened (or in the background a few seconds after the start), not at every page load.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import gradio as gr
+from gradio.data_classes import GradioModel, GradioRootModel
+from gradio.processing_utils import move_files_to_cache
 
 from app import permalink, style
 from app.denoise_tab import DenoiseTab
@@ -43,6 +50,33 @@ INTRO = """# EBT Explorer
 An Energy-Based Transformer does not output a prediction: it scores (context, candidate) with an
 energy and *thinks* by gradient descent on the candidate. Each character below was found by
 descending N candidates from random starts and keeping one (best-of-N)."""
+# The other tabs' first views wait this long after the start: the first visitor's browser has
+# the CPU to itself while it draws the first page (they are computed on demand before that).
+WARM_UP_DELAY_S = 10.0
+
+
+def set_initial(component: gr.components.Component, value) -> None:
+    """Make `value` (what a handler would return for `component`: a value, or a component as
+    an update, e.g. gr.Slider(maximum=3, value=3)) the component's value in the page config,
+    as its constructor would have (call before `launch`, which writes the config)."""
+    if isinstance(value, gr.components.Component):  # an update: apply its other arguments too
+        props = {k: v for k, v in value.constructor_args.items() if k != "value"}
+        kwargs = {**component.constructor_args, **props, "render": False}
+        kwargs.pop("value", None)
+        updated = type(component)(**kwargs)  # as gradio builds an update (props normalised)
+        for name in props:
+            setattr(component, name, getattr(updated, name))
+        # gradio rebuilds a session's copy of the component from these for every later update
+        # (gr.skip() too): without them a token menu would be back to no choices
+        component.constructor_args.update(props)
+        value = value.constructor_args.get("value")
+    if component.stateful:  # gr.State: each session starts from a deep copy of this value
+        component.value = value
+        return
+    value = component.postprocess(value)
+    if isinstance(value, (GradioModel, GradioRootModel)):
+        value = value.model_dump()
+    component.value = move_files_to_cache(value, component, postprocess=True, keep_in_cache=True)
 
 
 @dataclass
@@ -56,13 +90,28 @@ class Explorer:
     denoise: DenoiseTab
     points: PointLandscape
     playground: PlaygroundTab
+    think_widgets: SimpleNamespace  # the Think tab's widgets (`first_page` sets their values)
 
-    def warm_up(self) -> threading.Thread:
-        """Compute the first page's views in the background (the first example thought, its
-        landscape, the first photo denoised), so that the first visitor's charts are drawn as
-        fast as every later visitor's. Called when the server starts, never at import."""
+    def first_page(self) -> bool:
+        """Think the first example now and make its views the Think tab's initial values, so
+        the page itself holds its text and charts (no page-load round trip before the charts
+        are drawn; a ?tab=think link still replaces them with its run). Call before `launch`;
+        False (nothing changed) when the first example cannot be thought here."""
+        if self.think.first_run() is None:
+            return False
+        for component, value in zip(self.think_widgets.run_out, self.think.show_first_run()):
+            set_initial(component, value)
+        self.think.first_run_in_page = True  # its page load then sends nothing without a link
+        return True
+
+    def warm_up(self, delay_s: float = 0.0) -> threading.Thread:
+        """Compute the first views in the background (the first example thought, its
+        landscape, the Point EBT's, the first photo denoised) after `delay_s` seconds, so that
+        a tab opened later shows its first view at once. Called when the server starts, never
+        at import; a tab opened before then computes its own (each view is computed once)."""
 
         def work() -> None:
+            time.sleep(delay_s)
             self.think.first_run()
             self.landscape.first_view()
             self.points.first_view()
@@ -91,24 +140,25 @@ def create_explorer() -> Explorer:
         style.install()
         gr.Markdown(INTRO if registry.text_ebts else f"{INTRO}\n\n{no_checkpoint}")
         trained = playground.state()  # this visitor's Playground model (both tabs use it)
-        with gr.Tabs(elem_id="ebt-tabs") as tabs:  # ids: the ?tab= of a permalink
+        # ids: the ?tab= of a permalink; each tab's first view is shown when it is first opened
+        with gr.Tabs(elem_id="ebt-tabs") as tabs:
             with gr.Tab("Think", id="think"):
                 think_widgets = think.build()
-            with gr.Tab("Landscape", id="landscape"):
+            with gr.Tab("Landscape", id="landscape") as landscape_page:
                 with gr.Tabs() as landscape_views:  # ids: the sub-tab a ?tab=points link opens
                     with gr.Tab("Text EBT: a slice", id="slice"):
-                        landscape.build(demo, think_widgets)
-                    with gr.Tab("Point EBT: exact", id="points"):
-                        points.build(demo, trained)
-            with gr.Tab("Denoise", id="denoise"):
-                denoise.build(demo)
+                        landscape.build(demo, think_widgets, landscape_page)
+                    with gr.Tab("Point EBT: exact", id="points") as points_page:
+                        points.build(demo, trained, points_page)
+            with gr.Tab("Denoise", id="denoise") as denoise_page:
+                denoise.build(demo, denoise_page)
             think.wire(demo, think_widgets)
             with gr.Tab("Playground", id="playground"):
                 playground.build(demo, trained)
         demo.load(permalink.selected_tab, None, tabs, api_visibility="private")
         demo.load(permalink.selected_subtab, None, landscape_views, api_visibility="private")
     demo.queue(default_concurrency_limit=LIMITS["concurrency"], max_size=LIMITS["queue_size"])
-    return Explorer(demo, registry, think, landscape, denoise, points, playground)
+    return Explorer(demo, registry, think, landscape, denoise, points, playground, think_widgets)
 
 
 def create_demo() -> gr.Blocks:
@@ -120,7 +170,8 @@ explorer = create_explorer()
 demo = explorer.demo  # `gradio app/main.py` and Hugging Face Spaces look for this name
 
 if __name__ == "__main__":
-    explorer.warm_up()  # the first page's runs, while the server starts
+    explorer.first_page()  # the first example's views in the page config (~0.1 s)
+    explorer.warm_up(WARM_UP_DELAY_S)  # the other tabs' first views, once the first page is up
     # head= also puts the style and the plotly preload into the first HTML the browser gets
     # (style.install() adds them only once Gradio's own script has run: later)
     demo.launch(max_file_size=MAX_UPLOAD_BYTES, head=style.head())

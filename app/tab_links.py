@@ -3,8 +3,9 @@ are their API parameters (`/landscape`, and `/denoise` + the DiT's `dit_passes`,
 one of the Denoise examples); a page load reads a link, checks each value like its widget's
 and shows that run; each tab's "Copy link" button gives its state back as a link.
 
-The tab modules call `copy_link(...)` in their layout and `landscape_loader`/`denoise_loader`
-in place of their first-view load (each falls back to the tab's first view without a link).
+The tab modules call `copy_link(...)` in their layout, `landscape_loader`/`denoise_loader`/
+`points_loader` on page load (a link to the tab: its view; no link: nothing, the page stays
+light) and `on_open` when the tab is selected (its first view, the first time).
 """
 
 from __future__ import annotations
@@ -42,6 +43,20 @@ _IMAGE_NAME = """let v = values[i];
 
 def _query(request) -> tuple[str | None, dict, list[str]]:
     return permalink.read(dict(request.query_params) if request is not None else {})
+
+
+def on_open(tab: str, first_view: Callable[[], tuple], outputs: int) -> Callable:
+    """A tab's select event: its first view the first time it is opened (`shown`: the tab's
+    state, None until it shows something), or nothing to send when it shows something already
+    or the page's link is to this tab (its page load fills it)."""
+
+    def opened(shown, request: gr.Request):
+        where, _, _ = _query(request)
+        if shown is not None or where == tab:
+            return (gr.skip(),) * outputs
+        return first_view()
+
+    return opened
 
 
 def _choice(name: str, allowed) -> Callable:
@@ -85,15 +100,15 @@ def landscape_state(tab, think: SimpleNamespace, values: dict) -> tuple[dict, li
 
 
 def landscape_loader(tab, think: SimpleNamespace) -> Callable:
-    """The Landscape tab's page load: a ?tab=landscape link's landscape, else its first view
-    (`think`: the Think tab's widgets; its prompt's initial value is the default prompt).
-    Outputs: the tab's 8 outputs, then prompt, checkpoint and its 6 controls (LANDSCAPE_KEYS
-    order from "token")."""
+    """The Landscape tab's page load: a ?tab=landscape link's landscape, else nothing (the
+    first view comes when the tab is opened: `on_open`) (`think`: the Think tab's widgets; its
+    prompt's initial value is the default prompt). Outputs: the tab's 8 outputs, then prompt,
+    checkpoint and its 6 controls (LANDSCAPE_KEYS order from "token")."""
 
     def load(request: gr.Request):
         where, values, unknown = _query(request)
         if where != "landscape" or not tab.registry.default_ebt:
-            return (*tab.first_view(), *(gr.skip(),) * len(LANDSCAPE_KEYS))
+            return (gr.skip(),) * (8 + len(LANDSCAPE_KEYS))
         state, errors = landscape_state(tab, think, values)
         args = [state[k] for k in LANDSCAPE_KEYS]
         try:
@@ -134,13 +149,14 @@ def denoise_state(tab, values: dict) -> tuple[dict, list[str]]:
 
 
 def denoise_loader(tab) -> Callable:
-    """The Denoise tab's page load: a ?tab=denoise link's run (EBT, then the DiT), else the
-    first view. Outputs: the first view's 11, then the 8 controls (DENOISE_KEYS order)."""
+    """The Denoise tab's page load: a ?tab=denoise link's run (EBT, then the DiT), else nothing
+    (the first view comes when the tab is opened: `on_open`). Outputs: the first view's 11,
+    then the 8 controls (DENOISE_KEYS order)."""
 
     def load(request: gr.Request):
         where, values, unknown = _query(request)
         if where != "denoise":
-            return (*tab.first_view(), *(gr.skip(),) * len(DENOISE_KEYS))
+            return (gr.skip(),) * (11 + len(DENOISE_KEYS))
         return denoise_outputs(tab, values, unknown)
 
     return load
@@ -293,12 +309,13 @@ def points_outputs(section, values: dict, unknown=(), intro: str = "") -> tuple:
 
 
 def points_loader(section) -> Callable:
-    """The Point EBT section's page load: a ?tab=points link's view, else the first view."""
+    """The Point EBT section's page load: a ?tab=points link's view, else nothing (the first
+    view comes when the section is opened: `on_open`)."""
 
     def load(request: gr.Request):
         where, values, unknown = _query(request)
         if where != "points":
-            return (*section.first_view(), *(gr.skip(),) * len(POINTS_KEYS))
+            return (gr.skip(),) * (6 + len(POINTS_KEYS))
         return points_outputs(section, values, unknown)
 
     return load

@@ -186,6 +186,7 @@ class ThinkTab:
         self.examples = load_examples(registry.thinkers)
         self._first: dict = {}
         self._first_lock = threading.Lock()
+        self.first_run_in_page = False  # True once app.main put the first run into the page
 
     # ---- views that need the registry (the Transformer++ baseline, an answer's task) --------
     def task_of(self, run: ebt.ThinkRun) -> Task | None:
@@ -461,11 +462,13 @@ class ThinkTab:
         return tuple(views), errors
 
     def on_load(self, request: gr.Request):
-        """Page load: the run a ?tab=think link describes, or the first example's run."""
+        """Page load: the run a ?tab=think link describes, or the first example's run (nothing
+        to send when the page itself holds it: `first_run_in_page`)."""
         query = dict(request.query_params) if request is not None else {}
         tab, values, unknown = permalink.read(query)
         if tab != "think" or not self.registry.default_ebt:
-            return (*(gr.skip(),) * (3 + len(SETTINGS)), *self.show_first_run(), gr.skip())
+            first = self.show_first_run() if not self.first_run_in_page else (gr.skip(),) * 11
+            return (*(gr.skip(),) * (3 + len(SETTINGS)), *first, gr.skip())
         return self.link_outputs(values, unknown)
 
     def link_outputs(self, values: dict, unknown=(), intro: str = "") -> tuple:

@@ -2,6 +2,8 @@
 
     python scripts/latency.py                 # 5 timed calls per endpoint after one warm-up
     python scripts/latency.py --repeats 9
+    python scripts/latency.py --page-only     # only the start and the first complete page
+    python scripts/latency.py --page-only --starts 5   # medians over 5 fresh starts
 
 Targets (issue: Gradio explorer, 2 CPU cores): start to first page ≤ 15 s, /think on an example
 ≤ 1.5 s, /landscape at resolution 41 ≤ 2 s, /denoise of a 256×256 image ≤ 3 s; issue 13:
@@ -78,40 +80,72 @@ def _page_to_charts(browser, url: str) -> float:
     return seconds
 
 
+def median_page(pages: list[dict]) -> dict:
+    """The median of each first-page figure over fresh starts (one start: its own figures), and
+    every start's start-to-charts seconds."""
+
+    def med(values) -> float:
+        return round(statistics.median(values), 2)
+
+    report = {
+        "start_to_page_s": med([p["start_to_page_s"] for p in pages]),
+        "start_to_charts_s": med([p["start_to_charts_s"] for p in pages]),
+        "page_to_charts_s": {
+            k: med([p["page_to_charts_s"][k] for p in pages]) for k in ("first", "next")
+        },
+    }
+    if len(pages) > 1:
+        report |= {"starts": len(pages), "start_to_charts_each_s": [
+            p["start_to_charts_s"] for p in pages]}  # fmt: skip
+    return report
+
+
+def endpoints(url: str, repeats: int, folder: Path) -> dict:
+    """Median and max seconds of each target's request against the app at `url`."""
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    photo = handle_file(str(photo_256(folder)))
+    calls = {  # the targets' requests: an example thought, a 41² slice, a 256² photo
+        "think": request("/think", steps=2, samples=4, max_new_tokens=3),
+        "landscape": request("/landscape", resolution=41, steps=2, samples=4),
+        "denoise_256": request("/denoise", image=photo),
+        "playground_think": request("/playground_think"),
+    }
+    # /playground_think thinks with the model this session trained (a few seconds)
+    client.predict(**request("/playground_train"), api_name="/playground_train")
+    return {
+        name: timed(repeats, client.predict, **kwargs, api_name="/" + name.removesuffix("_256"))
+        for name, kwargs in calls.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per endpoint")
+    parser.add_argument("--starts", type=int, default=1, help="fresh starts for the first page")
+    parser.add_argument(
+        "--page-only", action="store_true", help="time the start and the first page only"
+    )
     args = parser.parse_args()
-    if args.repeats < 1:
-        parser.error(f"--repeats must be >= 1, got {args.repeats}")
-    from gradio_client import Client, handle_file
+    if args.repeats < 1 or args.starts < 1:
+        parser.error(f"--repeats and --starts must be >= 1, got {args.repeats}, {args.starts}")
     from playwright.sync_api import sync_playwright
 
-    with (
-        sync_playwright() as pw,
-        running_app() as (_, url, start_s),
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        browser = pw.chromium.launch(executable_path=CHROMIUM)  # launched before the app starts
-        complete_s = first_complete_page(url, start_s, browser)
-        browser.close()
-        client = Client(url, verbose=False)
-        photo = handle_file(str(photo_256(Path(tmp))))
-        calls = {  # the targets' requests: an example thought, a 41² slice, a 256² photo
-            "think": request("/think", steps=2, samples=4, max_new_tokens=3),
-            "landscape": request("/landscape", resolution=41, steps=2, samples=4),
-            "denoise_256": request("/denoise", image=photo),
-            "playground_think": request("/playground_think"),
-        }
-        # /playground_think thinks with the model this session trained (a few seconds)
-        client.predict(**request("/playground_train"), api_name="/playground_train")
-        report = {"start_to_page_s": round(start_s, 2), **complete_s}
-        for name, kwargs in calls.items():
-            api_name = "/" + name.removesuffix("_256")
-            report[name] = timed(args.repeats, client.predict, **kwargs, api_name=api_name)
+    pages, report = [], {}
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
+        for start in range(args.starts):
+            with running_app() as (_, url, start_s):
+                browser = pw.chromium.launch(executable_path=CHROMIUM)  # fresh: no cached assets
+                pages.append({"start_to_page_s": start_s, **first_complete_page(url, start_s,
+                              browser)})  # fmt: skip
+                browser.close()
+                if start == args.starts - 1 and not args.page_only:
+                    report = endpoints(url, args.repeats, Path(tmp))
     import torch
 
-    print(json.dumps({**report, "threads": torch.get_num_threads(), "cpus": os.cpu_count()}))
+    threads = {"threads": torch.get_num_threads()} if report else {}
+    print(json.dumps({**median_page(pages), **report, **threads, "cpus": os.cpu_count()}))
 
 
 if __name__ == "__main__":
