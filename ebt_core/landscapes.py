@@ -10,6 +10,10 @@ principal directions of those states (axes labelled with explained variance), "r
 seeded random orthonormal directions. The states are logits, so every grid point is a valid
 candidate (softmax(point)) and the slice shows exactly the function the descent minimises.
 
+Answer EBTs: the candidate is the whole answer (K positions × V logits, flattened to K·V), so
+the plane cuts the whole-answer energy that the joint descent minimises; `token` only picks
+which position's record to take the shared paths from (they are the same for every position).
+
 Point EBTs (2-D candidates) get the exact landscape, method "exact": the grid covers the
 candidate plane itself (center 0, axes the unit vectors, off_plane all zero, path = the states),
 framing every candidate's path and the task's true `modes` if given; `point_landscape` does
@@ -24,6 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .answer.model import AnswerEBT
+from .answer.training import encode_prompts
 from .points.model import PointEBT
 from .points.tasks import TASKS
 from .points.think import check_points, default_window, energy_grid
@@ -139,12 +145,19 @@ def landscape(
         return _point_run_landscape(model, run, token, resolution, method, margin, modes)
     method = "pca" if method is None else method
     _check_text_args(model, run, token, resolution, method, margin, seed)
+    if isinstance(model, AnswerEBT):
+        return _answer_landscape(model, run, token, resolution, method, margin, seed)
     return _text_landscape(model, run, token, resolution, method, margin, seed)
 
 
 def _check_text_args(model, run, token, resolution, method, margin, seed) -> None:
-    if not isinstance(model, TextEBT):
-        raise ValueError("landscape needs a text EBT checkpoint (kind 'text-ebt')")
+    if not isinstance(model, (TextEBT, AnswerEBT)):
+        raise ValueError(
+            "landscape needs a text, answer or point EBT checkpoint "
+            "(kind 'text-ebt', 'answer-ebt' or 'point-ebt')"
+        )
+    if isinstance(model, AnswerEBT) and len(run.tokens) != model.config.answer_length:
+        raise ValueError("the run was not made by this answer EBT (another answer length)")
     if model.config.vocab != run.vocab:
         raise ValueError("the run was made by a model with another vocabulary")
     _ensure_token(run, token)
@@ -184,6 +197,38 @@ def _text_landscape(model, run, token, resolution, method, margin, seed) -> Land
         off_plane,
         record.chosen,
     )
+
+
+def _answer_energies(model: AnswerEBT, prompt: str, states: np.ndarray, chunk=256) -> np.ndarray:
+    """Whole-answer energies of logit states (M, K, V) after `prompt` → (M,)."""
+    ids, lengths = encode_prompts(model.task, [prompt])
+    out = []
+    with torch.no_grad():
+        cache = model.prompt_cache(ids, lengths)  # batch 1: broadcast against the chunk
+        for i in range(0, len(states), chunk):
+            probs = torch.from_numpy(states[i : i + chunk]).float().softmax(-1)
+            out.append(model.energy(cache, probs).numpy())
+    return np.concatenate(out)
+
+
+def _answer_landscape(model, run, token, resolution, method, margin, seed) -> Landscape:
+    """The slice through the joint descent of whole answers (arguments checked)."""
+    record = run.tokens[token]
+    states = np.stack([t.states for t in run.tokens], axis=2).astype(np.float64)  # (N,S+1,K,V)
+    N, S1, K, V = states.shape
+    flat = states.reshape(N, S1, K * V)
+    center = flat.reshape(-1, K * V).mean(axis=0)
+    axes, explained = _plane(flat.reshape(-1, K * V), method, seed)
+    rel = flat - center
+    path = rel @ axes.T  # (N, S+1, 2)
+    off_plane = np.linalg.norm(rel - path @ axes, axis=-1)
+    wide = float(np.ptp(path.reshape(-1, 2), axis=0).max()) / 2
+    a, b = (_grid(path[..., i], resolution, margin, wide) for i in (0, 1))
+    grid = center + b[:, None, None] * axes[1] + a[None, :, None] * axes[0]  # (R, R, K·V)
+    energy = _answer_energies(model, run.prompt, grid.reshape(-1, K, V))
+    return Landscape(token, method, center, axes, explained, a, b,
+                     energy.reshape(resolution, resolution), path, record.energies, off_plane,
+                     record.chosen)  # fmt: skip
 
 
 def _point_run_landscape(model, run, token, resolution, method, margin, modes) -> Landscape:

@@ -352,3 +352,20 @@ def test_vocab_rank_never_counts_the_answer_itself(monkeypatch):
     monkeypatch.setattr(answer_think, "_padded_energies", energies)
     result = ebt.score(model, "12+35=", "47", ebt.ThinkConfig(steps=1, samples=2))
     assert result.vocab_rank.tolist() == [0] * K and len(vocab) > 1
+
+
+@pytest.mark.parametrize("task, prompt", [("sum", "4857+5168="), ("sudoku", SUDOKU)])
+def test_landscape_slices_the_whole_answer_energy(task, prompt):
+    from ebt_core.landscapes import _answer_energies
+
+    model = tiny(task, clamp_givens=task == "sudoku")
+    run = ebt.think(model, prompt, ebt.ThinkConfig(steps=2, samples=1, seed=0))
+    scape = ebt.landscape(model, run, token=3, resolution=5)
+    K, V = model.config.answer_length, model.config.vocab_size
+    assert scape.energy.shape == (5, 5) and scape.axes.shape == (2, K * V)
+    assert np.allclose(scape.off_plane, 0, atol=1e-5)  # 3 states span a plane exactly
+    back = scape.center + scape.path[0] @ scape.axes  # (S+1, K·V): the states again
+    again = _answer_energies(model, prompt, back.reshape(-1, K, V))
+    assert np.allclose(again, run.tokens[0].energies[0], atol=1e-4)
+    with pytest.raises(ValueError, match="method"):
+        ebt.landscape(model, run, method="umap")
