@@ -172,6 +172,6 @@ demo = explorer.demo  # `gradio app/main.py` and Hugging Face Spaces look for th
 if __name__ == "__main__":
     explorer.first_page()  # the first example's views in the page config (~0.1 s)
     explorer.warm_up(WARM_UP_DELAY_S)  # the other tabs' first views, once the first page is up
-    # head= also puts the style and the plotly preload into the first HTML the browser gets
-    # (style.install() adds them only once Gradio's own script has run: later)
+    # head= puts the style and the plotly preload into the page config, which Gradio's script
+    # adds to the document as it starts (style.install()'s copy only once the tab renders)
     demo.launch(max_file_size=MAX_UPLOAD_BYTES, head=style.head())
