@@ -170,7 +170,10 @@ explorer = create_explorer()
 demo = explorer.demo  # `gradio app/main.py` and Hugging Face Spaces look for this name
 
 if __name__ == "__main__":
-    explorer.first_page()  # the first example's views in the page config (~0.1 s)
+    try:  # the first example's views in the page config (~0.2 s)
+        explorer.first_page()
+    except Exception as err:  # e.g. no GPU at start on a ZeroGPU Space: serve without it
+        print(f"EBT Explorer: the first page loads its run on page load instead ({err})")
     explorer.warm_up(WARM_UP_DELAY_S)  # the other tabs' first views, once the first page is up
     # head= puts the style and the plotly preload into the page config, which Gradio's script
     # adds to the document as it starts (style.install()'s copy only once the tab renders)
