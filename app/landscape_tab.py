@@ -117,8 +117,10 @@ class LandscapeTab:
         with steps, samples and seed overridden), then the energy slice through that token's
         descent and the PCA projection of its N candidates' paths."""
         with user_errors():
-            model = self.registry.text_ebt(checkpoint)
-            token = int_in("token", token, 0, LIMITS["max_new_tokens"] - 1)
+            model = self.registry.thinker(checkpoint)  # a text or a whole-answer EBT
+            answer = isinstance(model, ebt.AnswerEBT)
+            last = model.config.answer_length - 1 if answer else LIMITS["max_new_tokens"] - 1
+            token = int_in("token", token, 0, last)
             resolution, seed = _slice_args(resolution, seed)
             config = dataclasses.replace(
                 model.think_defaults,
@@ -126,8 +128,11 @@ class LandscapeTab:
                 samples=int_in("samples", samples, 1, LIMITS["samples"]),
                 seed=seed,
             )
-            _check_room(model, prompt, token)
-            check_think_work(config, token + 1)
+            if answer:  # one joint descent of the whole answer, whatever the position
+                model.task.check_prompt(prompt)
+            else:
+                _check_room(model, prompt, token)
+            check_think_work(config, 1 if answer else token + 1)
             progress(0, desc="Thinking")
             run = compute(ebt.think, model, prompt, config, max_new_tokens=token + 1)
             return landscape_view(model, run, token, resolution, method, seed, "pca", progress)
@@ -138,7 +143,7 @@ class LandscapeTab:
             if not run_dict:
                 raise ValueError("there is no run to show yet: press Think on the Think tab first")
             run = ebt.ThinkRun.from_dict(run_dict)
-            model = self.registry.text_ebt(run.checkpoint)
+            model = self.registry.thinker(run.checkpoint)
             token = int_in("token", 0 if token is None else token, 0, len(run.tokens) - 1)
             resolution, seed = _slice_args(resolution, seed)
             projection = _projection(projection)
@@ -188,7 +193,7 @@ class LandscapeTab:
             return None
         try:
             run = ebt.ThinkRun.from_dict(run_dict)
-            model = self.registry.text_ebt(run.checkpoint)
+            model = self.registry.thinker(run.checkpoint)
             return landscape_view(model, run, 0, DEFAULT_RESOLUTION, "pca", 0, "pca")
         except ValueError as err:
             print(f"EBT Explorer: no precomputed landscape ({err})")

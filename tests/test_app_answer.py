@@ -345,3 +345,21 @@ def test_the_registry_offers_answer_ebts_to_the_think_tab(tmp_path):
     with pytest.raises(ValueError, match="checkpoint must be one of"):
         registry.thinker("image-ebt")
     assert isinstance(registry.thinker("sudoku-ebt"), ebt.AnswerEBT)
+
+
+@pytest.mark.slow
+def test_the_landscape_tab_slices_a_whole_answer(answer_app):
+    """/landscape and the Think tab's run → Landscape: the whole-answer energy's slice."""
+    c, app = answer_app
+    args = dict(prompt=PUZZLE, checkpoint="sudoku-ebt", token=5, resolution=7, method="pca",
+                steps=3, samples=3, seed=1)  # fmt: skip
+    contour, *_rest = c.predict(**args, api_name="/landscape")
+    assert contour is not None
+    model = app.registry.get("sudoku-ebt")
+    run = ebt.think(model, PUZZLE, ebt.ThinkConfig(steps=3, samples=3, seed=1))
+    shown = app.landscape.show(run.to_dict(), 5, 7, "pca", 1, "pca")
+    assert shown[-1]["token"] == 5 and len(shown) == 8
+    with pytest.raises(Exception, match="token must be an integer between 0 and 15"):
+        c.predict(**{**args, "token": 16}, api_name="/landscape")
+    with pytest.raises(Exception, match="prompt"):
+        c.predict(**{**args, "prompt": "12+3="}, api_name="/landscape")

@@ -147,9 +147,12 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description="Measure the shipped whole-answer EBTs.")
     p.add_argument("--out", default="runs/answer", help="report directory")
     p.add_argument("--quick", action="store_true", help="40 prompts per split instead of 300")
+    p.add_argument("--n", type=int, help="test prompts per split (overrides --quick)")
     p.add_argument("--tasks", default="sum,sudoku", help="comma-separated tasks")
     args = p.parse_args(argv)
-    n, t0 = (40 if args.quick else 300), time.time()
+    if args.n is not None and not 1 <= args.n <= 5000:
+        p.error(f"--n must be in [1, 5000], got {args.n}")
+    n, t0 = args.n or (40 if args.quick else 300), time.time()
     results = {"n": n, "tasks": {}}
     for name in args.tasks.split(","):
         results["tasks"][name] = measure_task(name, n, lambda m: print(m, flush=True))
