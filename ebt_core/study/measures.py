@@ -36,11 +36,15 @@ class DescentStats:
             state's energy (index 0 = the random start, index s = after s steps).
     nll:    (S+1, N, B, T) cross-entropy of softmax(state) against the target character.
     mask:   (B, T) bool: the targets that count (answer characters for arith).
+    top:    (S+1, N, B, T) the most probable character of each state (its argmax).
+    target: (B, T) the target characters.
     """
 
     energy: np.ndarray
     nll: np.ndarray
     mask: np.ndarray
+    top: np.ndarray | None = None
+    target: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -83,29 +87,38 @@ def descent_stats(
     samples: int = 1,
     step_size: float | None = None,
     seed: int = 0,
+    langevin: float = 0.0,
+    start_std: float | None = None,
 ) -> DescentStats:
     """Descend `samples` candidates at every position of ids (B, T+1) for `steps` steps and
-    record every state's energy and NLL (see DescentStats). mask (B, T)."""
+    record every state's energy and NLL (see DescentStats). mask (B, T). langevin: noise std
+    added after each step (as ThinkConfig.langevin); start_std: the random start's std (None =
+    the model's)."""
     B, T = mask.shape
     V = model.config.vocab_size
+    std = model.config.start_std if start_std is None else start_std
     gen = torch.Generator().manual_seed(seed)
-    start = model.config.start_std * torch.randn(samples * B, T, V, generator=gen)
+    start = std * torch.randn(samples * B, T, V, generator=gen)
     start = start.to(ids.device)  # (N*B, T, V), sample-major
     alpha = model.step_size if step_size is None else step_size
     rep = ids.repeat(samples, 1)  # (N*B, T+1)
     with frozen(model), torch.no_grad():
         cache = model.prefix(rep[:, :-1])
         states, energies = ebt_unroll(
-            model, rep, start, steps, alpha, create_graph=False, cache=cache
-        )
+            model, rep, start, steps, alpha, langevin, create_graph=False, generator=gen,
+            cache=cache,
+        )  # fmt: skip
         final = model.energy_all_positions(cache, states[-1].softmax(-1))
     targets = rep[:, 1:]
-    nll = [F.cross_entropy(s.transpose(1, 2), targets, reduction="none") for s in [start, *states]]
+    every = [start, *states]
+    nll = [F.cross_entropy(s.transpose(1, 2), targets, reduction="none") for s in every]
     shape = (steps + 1, samples, B, T)
     return DescentStats(
         energy=torch.stack([*energies, final]).reshape(shape).float().cpu().numpy(),
         nll=torch.stack(nll).reshape(shape).float().cpu().numpy(),
         mask=mask.cpu().numpy().astype(np.float64),
+        top=torch.stack([s.argmax(-1) for s in every]).reshape(shape).cpu().numpy(),
+        target=ids[:, 1:].cpu().numpy(),
     )
 
 

@@ -9,6 +9,7 @@ energy as a verifier (AUROC), exact match on arithmetic, and image denoising vs 
     python -m ebt_core.study --json     # also print one JSON line of the headline numbers
     python -m ebt_core.study --only points --out assets/report   # the point EBT's ablation
     python -m ebt_core.study --only answer --out assets/report   # the whole-answer EBTs
+    python -m ebt_core.study --only spread --out assets/report   # text EBTs: steps, best-of-N
 
 "Thinking longer" = 2× the checkpoint's default steps vs the default; "self-verification" =
 best-of-N (N=4, lowest final energy) at 2× the default steps. Gains are % perplexity lowered.
@@ -300,8 +301,9 @@ def headline(results: dict) -> dict:
     return head
 
 
-# the studies of the other kinds (ebt_core/study/points.py, answer.py), reached with --only
-KIND_STUDIES = ("points", "answer")
+# the studies of the other kinds (ebt_core/study/points.py, answer.py) and the character-level
+# EBTs' steps and best-of-N (spread.py), reached with --only
+KIND_STUDIES = ("points", "answer", "spread")
 
 
 def run_study(size: StudySize, only: str | None = None, quick: bool = False) -> dict:
@@ -330,8 +332,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         choices=("text", "image", *KIND_STUDIES),
-        help="run one part: text or image of this study, or the point / answer EBT study "
-        "(written to OUT/points or OUT/answer)",
+        help="run one part: text or image of this study, the point / answer EBT study or the "
+        "text EBTs' steps and best-of-N (written to OUT/points, OUT/answer or OUT/spread)",
     )
     parser.add_argument("--rows", type=int, help="eval rows per split (perplexity)")
     parser.add_argument("--examples", type=int, help="arith prompts per split (exact match)")

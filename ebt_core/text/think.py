@@ -32,6 +32,12 @@ from .model import KVCache, TextEBT
 
 MAX_NEW_TOKENS = 512
 CACHE_MODES = ("kv", "prefix", "none")
+# Best-of-N whose candidates really differ, chosen for arith-ebt on the validation part by
+# `python -m ebt_core.study.spread` (README "Results"): Langevin 1.0 after each of its default
+# 2 steps makes the 16 candidates end on ≥ 2 characters at ~18 % of answer tokens (1–2 % with
+# no noise); the lowest energy picks the right one at ~97 % of those, but that mostly undoes
+# the noise: it is no better than the noiseless single sample. No preset helps english-ebt.
+SPREAD_PRESET = ThinkConfig(steps=2, samples=16, langevin=1.0)
 
 
 def _require_ebt(model) -> TextEBT:
