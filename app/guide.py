@@ -102,8 +102,8 @@ def _sudoku_story(prompt: str, samples: int) -> Preset:
     notice = (
         f"This puzzle has {blanks} blanks and several solutions, and {samples} candidates start "
         "from different random grids: the best-of-N table lists the grids they end on, how "
-        "many candidates reached each and whether it is a valid solution, so you can see "
-        "whether best-of-N finds more than one valid solution."
+        "many candidates reached each and whether it is a valid solution — different starts "
+        "settle on different valid solutions (separate basins), and the lowest energy keeps one."
     )
     return _think("A Sudoku with several solutions", notice, "sudoku-ebt", prompt, samples=samples)
 
@@ -149,8 +149,8 @@ register(
         ),
     ],
 )  # fmt: skip
-SUM_PRESET = "5965+6693="  # scripts/answer_presets.py checks (and finds) these prompts
-BEST_OF_N_PRESET = "4857+5168="
+SUM_PRESET = "1582+9875="  # scripts/answer_presets.py checks (and finds) these prompts
+BEST_OF_N_PRESET = "5617+7490="
 SUDOKU_PRESET = "1...2..1......2.="
 register(
     "answers",  # the Think tab's whole-answer EBTs: the same link keys as "think"
@@ -160,7 +160,8 @@ register(
             "Best of 16 whole answers",
             "Sixteen candidate answers descend from different starts: the best-of-N table groups "
             "the sums they end on, with the lowest energy of each, how many candidates reached "
-            "it and whether it is right, and the lowest energy picks the answer.",
+            "it and whether it is right: the noiseless single sample (candidate 0) drops a "
+            "carry here, and the lowest energy picks the right sum.",
             "sum-ebt", BEST_OF_N_PRESET, samples=16,
         ),
         _sudoku_story(SUDOKU_PRESET, samples=16),

@@ -75,3 +75,6 @@ def test_the_answer_presets_tell_the_truth_on_the_shipped_checkpoints():
     sudoku = report["sudoku"]
     assert sudoku["holds"] and sudoku["solutions"] >= 2, sudoku  # "several solutions"
     assert sudoku["distinct"] >= 2, sudoku  # the table has different grids to list
+    assert sudoku["strong"], sudoku  # different starts reach different valid solutions
+    best = report["best_of_n"]  # "candidate 0 drops a carry; the lowest energy is right"
+    assert best["chosen_right"] and not best["single_right"], best
