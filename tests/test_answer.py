@@ -334,7 +334,7 @@ def test_ebt_loss_adds_the_teacher_forced_term():
         recipe = obj.AnswerRecipe(**base, tf_weight=weight)
         losses.append(obj.ebt_loss(model, task, recipe, rng, gen))
     (plain, _), (with_tf, stats) = losses
-    assert math.isclose(float(with_tf - plain), stats["loss_tf"], rel_tol=1e-4)
+    assert math.isclose((with_tf - plain).item(), stats["loss_tf"], rel_tol=1e-4)
 
 
 def test_vocab_rank_never_counts_the_answer_itself(monkeypatch):
