@@ -17,7 +17,7 @@ from pathlib import Path
 from browser_tour import _slider, _wait_idle, browser_page
 from lesson_tour import VIEWPORTS
 
-SUM_EXAMPLE = "4857+5168="
+SUM_EXAMPLE = "5617+7490="
 SUDOKU_EXAMPLE = "1...2..1......2.="
 # the answer view: the plot whose title starts with `prefix` → its title and annotations
 ANSWER_PLOT = """prefix => {

@@ -243,7 +243,7 @@ def test_score_api_gives_the_whole_answers_energy(answer_app):
 @pytest.mark.slow
 def test_the_examples_run_with_their_own_settings(answer_app):
     tab = answer_app[1].think
-    assert [e["prompt"] for e in tab.examples][-2:] == ["4857+5168=", PUZZLE]
+    assert [e["prompt"] for e in tab.examples][-2:] == ["5617+7490=", PUZZLE]
     outputs = tab.think_example(PUZZLE, "sudoku-ebt", 16)
     settings, views = outputs[:8], outputs[8:]
     assert settings[3] == 16 and settings[0] == 3  # the example's 16 samples, default steps
@@ -284,7 +284,7 @@ def test_a_permalink_reproduces_an_answer_run(answer_app):
     bad = {"tab": "think", "checkpoint": "sum-ebt", "prompt": "1+2+3=", "token": "9"}
     out = app.think.on_load(SimpleNamespace(query_params=bad))
     assert "prompt must look like 'a+b='" in out[-1] and "token must be below 7" in out[-1]
-    assert out[0] == "4857+5168=" and out[11]  # the sum example's prompt, thought
+    assert out[0] == "5617+7490=" and out[11]  # the sum example's prompt, thought
 
 
 @pytest.mark.slow

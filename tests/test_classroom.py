@@ -41,7 +41,7 @@ def test_the_command_renders_every_tabs_examples(site):
     think = [p for p in report["pages"] if p.startswith("think-")]
     denoise = [p for p in report["pages"] if p.startswith("denoise-")]
     # the arith examples (no english-ebt among the tiny checkpoints), then a sum and a Sudoku
-    assert len(think) == 5 and think[-2:] == ["think-3-4857-5168.html", "think-4-1-2-1-2.html"]
+    assert len(think) == 5 and think[-2:] == ["think-3-5617-7490.html", "think-4-1-2-1-2.html"]
     for name, grid in zip(think[-2:], ("Answer at step", "Grid at step")):
         page = (out / name).read_text(encoding="utf-8")
         assert "ebt-answer-strip" in page and grid in page  # the answer, and its view per step
