@@ -163,7 +163,10 @@ class PointViewer:
         return w
 
     def wire(self, w: SimpleNamespace, trained) -> None:
-        private = dict(api_visibility="private")
+        # one at a time and in order: a tick of the old descent still running when a click
+        # starts a new one must not land after it (stopping the timer on the old summary)
+        private = dict(api_visibility="private", concurrency_limit=1,
+                       concurrency_id=f"{id(w)}-viewer")  # fmt: skip
         shown = [w.picture, w.contour, w.surface, w.summary]
         w.step.input(self.show_step, [w.view, w.step], shown, trigger_mode="always_last", **private)
         w.play.click(self.play, [w.view, w.step], [w.timer, w.step, *shown], **private)
