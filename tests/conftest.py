@@ -6,6 +6,8 @@ import os
 import random
 import shutil
 import socket
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import torch
@@ -84,6 +86,21 @@ def _checkpoints(root):
             shutil.copytree(shipped / name, root / name, ignore=shutil.ignore_patterns(".resume"))
 
 
+@contextmanager
+def checkpoints_env(root: Path):
+    """$EBT_CHECKPOINTS = root inside the block, restored after (the app scans the folder
+    when it is created; other tests must not see it)."""
+    old = os.environ.get("EBT_CHECKPOINTS")
+    os.environ["EBT_CHECKPOINTS"] = str(root)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("EBT_CHECKPOINTS", None)
+        else:
+            os.environ["EBT_CHECKPOINTS"] = old
+
+
 @pytest.fixture(scope="session")
 def client(tmp_path_factory):
     """The Gradio app served in-process, once per test session, on tiny text checkpoints
@@ -96,16 +113,9 @@ def client(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("checkpoints")
     _checkpoints(root)
-    old = os.environ.get("EBT_CHECKPOINTS")
-    os.environ["EBT_CHECKPOINTS"] = str(root)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    try:  # the app scans the folder when it is created: restore the variable for the others
+    with checkpoints_env(root):
         explorer = create_explorer()
-    finally:
-        if old is None:
-            os.environ.pop("EBT_CHECKPOINTS", None)
-        else:
-            os.environ["EBT_CHECKPOINTS"] = old
     demo = explorer.demo
     try:
         demo.launch(

@@ -23,7 +23,7 @@ from app.figures import answer as answers
 from app.figures.answer_score import answer_score_figure, summarize_answer_score
 from ebt_core.answer.data import get_task
 
-from .conftest import QUIET_GRADIO, TINY
+from .conftest import QUIET_GRADIO, TINY, checkpoints_env
 
 pytestmark = [QUIET_GRADIO]  # gradio's own queue trips pandas deprecation warnings
 SUM, SUDOKU = get_task("sum"), get_task("sudoku")
@@ -70,12 +70,8 @@ def served_answer_app(root: Path):
     from app.main import create_explorer
 
     answer_checkpoints(root)
-    old = os.environ.get("EBT_CHECKPOINTS")
-    os.environ["EBT_CHECKPOINTS"] = str(root)
-    try:  # the app scans the folder when it is created
+    with checkpoints_env(root):  # the app scans the folder when it is created
         explorer = create_explorer()
-    finally:
-        os.environ.pop("EBT_CHECKPOINTS") if old is None else os.environ.update(EBT_CHECKPOINTS=old)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -326,12 +322,8 @@ def test_the_registry_offers_answer_ebts_to_the_think_tab(tmp_path):
     from app.runtime import Registry
 
     answer_checkpoints(tmp_path)
-    old = os.environ.get("EBT_CHECKPOINTS")
-    os.environ["EBT_CHECKPOINTS"] = str(tmp_path)
-    try:
+    with checkpoints_env(tmp_path):
         registry = Registry.scan()
-    finally:
-        os.environ.pop("EBT_CHECKPOINTS") if old is None else os.environ.update(EBT_CHECKPOINTS=old)
     assert registry.answer_ebts == ["sudoku-ebt", "sum-ebt"] and registry.text_ebts == ["arith-ebt"]
     assert registry.thinkers == ["arith-ebt", "sudoku-ebt", "sum-ebt"]
     assert registry.think_defaults("sum-ebt").steps == 3 and registry.loaded == []

@@ -16,7 +16,7 @@ from app import permalink, tab_links
 from app.main import create_explorer, set_initial
 from app.payloads import request
 
-from .conftest import _checkpoints, _free_port
+from .conftest import _checkpoints, _free_port, checkpoints_env
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +25,8 @@ def baked(tmp_path_factory):
     serves it), and the run."""
     root = tmp_path_factory.mktemp("startup-checkpoints")
     _checkpoints(root)
-    old = os.environ.get("EBT_CHECKPOINTS")
-    os.environ["EBT_CHECKPOINTS"] = str(root)
-    try:
+    with checkpoints_env(root):
         explorer = create_explorer()
-    finally:
-        if old is None:
-            os.environ.pop("EBT_CHECKPOINTS", None)
-        else:
-            os.environ["EBT_CHECKPOINTS"] = old
     assert explorer.registry.loaded == [] and explorer.first_page()
     return explorer, explorer.think.first_run()
 
