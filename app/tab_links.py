@@ -11,6 +11,7 @@ light) and `on_open` when the tab is selected (its first view, the first time).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -99,6 +100,20 @@ def landscape_state(tab, think: SimpleNamespace, values: dict) -> tuple[dict, li
     return state | {"checkpoint": name}, errors + bad
 
 
+def _link_loader(tab_id: str, n_outputs: int, outputs: Callable) -> Callable:
+    """A page load that answers a ?tab=`tab_id` link with outputs(values, unknown) and leaves
+    its `n_outputs` outputs alone for any other URL."""
+
+    def load(request: gr.Request):
+        where, values, unknown = _query(request)
+        if where != tab_id:
+            return (gr.skip(),) * n_outputs
+        return outputs(values, unknown)
+
+    load.__qualname__ = f"{tab_id}_loader.<locals>.load"  # named after its tab, like the others
+    return load
+
+
 def landscape_loader(tab, think: SimpleNamespace) -> Callable:
     """The Landscape tab's page load: a ?tab=landscape link's landscape, else nothing (the
     first view comes when the tab is opened: `on_open`) (`think`: the Think tab's widgets; its
@@ -153,13 +168,7 @@ def denoise_loader(tab) -> Callable:
     (the first view comes when the tab is opened: `on_open`). Outputs: the first view's 11,
     then the 8 controls (DENOISE_KEYS order)."""
 
-    def load(request: gr.Request):
-        where, values, unknown = _query(request)
-        if where != "denoise":
-            return (gr.skip(),) * (11 + len(DENOISE_KEYS))
-        return denoise_outputs(tab, values, unknown)
-
-    return load
+    return _link_loader("denoise", 11 + len(DENOISE_KEYS), partial(denoise_outputs, tab))
 
 
 def denoise_outputs(tab, values: dict, unknown=(), intro: str = "") -> tuple:
@@ -251,13 +260,7 @@ def playground_outputs(values: dict, unknown=(), intro: str = "") -> tuple:
 def playground_loader() -> Callable:
     """The Playground's page load: a ?tab=playground link fills the levers (no training)."""
 
-    def load(request: gr.Request):
-        where, values, unknown = _query(request)
-        if where != "playground":
-            return (gr.skip(),) * (1 + len(PLAYGROUND_KEYS))
-        return playground_outputs(values, unknown)
-
-    return load
+    return _link_loader("playground", 1 + len(PLAYGROUND_KEYS), playground_outputs)
 
 
 # ---- Landscape: the Point EBT section ---------------------------------------------------------
@@ -312,10 +315,4 @@ def points_loader(section) -> Callable:
     """The Point EBT section's page load: a ?tab=points link's view, else nothing (the first
     view comes when the section is opened: `on_open`)."""
 
-    def load(request: gr.Request):
-        where, values, unknown = _query(request)
-        if where != "points":
-            return (gr.skip(),) * (6 + len(POINTS_KEYS))
-        return points_outputs(section, values, unknown)
-
-    return load
+    return _link_loader("points", 6 + len(POINTS_KEYS), partial(points_outputs, section))
