@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 
 import ebt_core as ebt
 from ebt_core.answer.data import Task, keeps_givens, valid_grid
+from ebt_core.answer.data import conflicts as sudoku_conflicts  # the app's name for it
 
 from .common import _LAYOUT, CHOSEN_COLOR, _check_step, show_char
 from .think import energy_curves
@@ -26,11 +27,6 @@ CONFIDENCE_SCALE = [[0.0, "#ffffff"], [1.0, "#6baed6"]]  # white → blue: dark 
 GIVEN_COLOR = "#d9d9d9"
 WRONG_COLOR = "#c00000"
 SIDE = 4  # the Sudoku grid's side (2×2 boxes)
-UNITS = (
-    [[r * SIDE + c for c in range(SIDE)] for r in range(SIDE)]
-    + [[r * SIDE + c for r in range(SIDE)] for c in range(SIDE)]
-    + [[(br + r) * SIDE + bc + c for r in (0, 1) for c in (0, 1)] for br in (0, 2) for bc in (0, 2)]
-)  # rows, columns, 2×2 boxes
 
 
 # ---- reading answers from the records -------------------------------------------------------
@@ -151,16 +147,6 @@ def _outline(x, y, colour: str, width: float) -> dict:
                 line=dict(color=colour, width=width))  # fmt: skip
 
 
-def sudoku_conflicts(puzzle: str, digits: str) -> set[int]:
-    """Cells whose digit repeats in a row, column or box, is not a digit, or changes a given."""
-    bad = {i for i, d in enumerate(digits) if d not in "1234"}
-    bad |= {i for i, (p, d) in enumerate(zip(puzzle, digits)) if p != "." and p != d}
-    for unit in UNITS:
-        seen = [digits[i] for i in unit]
-        bad |= {i for i in unit if seen.count(digits[i]) > 1}
-    return bad
-
-
 def _sudoku_grid(run, cells, step: int, selected) -> go.Figure:
     puzzle, digits = run.prompt[: SIDE * SIDE], "".join(c for c, _ in cells)
     bad = sudoku_conflicts(puzzle, digits)
@@ -218,8 +204,7 @@ def _sum_row(run, task: Task, cells, step: int, selected) -> go.Figure:
 
 
 def right_sum(task: Task, prompt: str) -> str:
-    a, b = task.check_prompt(prompt)
-    return str(a + b)
+    return task.targets(prompt)[0]
 
 
 def summarize_answer_step(run: ebt.ThinkRun, task: Task, token: int, step: int) -> str:

@@ -200,6 +200,17 @@ def keeps_givens(puzzle: str, grid: str) -> bool:
     return all(p == "." or p == g for p, g in zip(puzzle, grid))
 
 
+def conflicts(puzzle: str, grid: str) -> set[int]:
+    """Cells of a (partial) grid whose character is not a digit 1–4, changes a given of
+    `puzzle`, or repeats in its row, column or 2×2 box."""
+    bad = {i for i, d in enumerate(grid) if d not in "1234"}
+    bad |= {i for i, (p, d) in enumerate(zip(puzzle, grid)) if p != "." and p != d}
+    for unit in _UNITS:
+        seen = [grid[i] for i in unit]
+        bad |= {i for i in unit if seen.count(grid[i]) > 1}
+    return bad
+
+
 class SudokuTask(Task):
     name = "sudoku"
     vocab = "1234.=\n"
