@@ -168,10 +168,9 @@ def _check_text_args(model, run, token, resolution, method, margin, seed) -> Non
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
 
 
-def _text_landscape(model, run, token, resolution, method, margin, seed) -> Landscape:
-    """The slice through a text EBT's descent of token `token` (arguments checked)."""
-    record = run.tokens[token]
-    states = record.states.astype(np.float64)  # (N, S+1, V)
+def _slice(states: np.ndarray, record, token, resolution, method, margin, seed, energies):
+    """The plane through candidate states (N, S+1, D) (arguments checked) and the energy on a
+    grid over it: `energies(points (M, D)) → (M,)` evaluates the model."""
     points = states.reshape(-1, states.shape[-1])
     center = points.mean(axis=0)
     axes, explained = _plane(points, method, seed)
@@ -181,22 +180,18 @@ def _text_landscape(model, run, token, resolution, method, margin, seed) -> Land
     spans = np.ptp(path.reshape(-1, 2), axis=0)
     wide = float(spans.max()) / 2  # neither side of the slice narrower than half the other
     a, b = (_grid(path[..., i], resolution, margin, wide) for i in (0, 1))
-    grid = center + b[:, None, None] * axes[1] + a[None, :, None] * axes[0]  # (R, R, V)
-    energy = _energies(model, run.context(token), grid.reshape(-1, grid.shape[-1]))
-    return Landscape(
-        token,
-        method,
-        center,
-        axes,
-        explained,
-        a,
-        b,
-        energy.reshape(resolution, resolution),
-        path,
-        record.energies,
-        off_plane,
-        record.chosen,
-    )
+    grid = center + b[:, None, None] * axes[1] + a[None, :, None] * axes[0]  # (R, R, D)
+    energy = energies(grid.reshape(-1, grid.shape[-1])).reshape(resolution, resolution)
+    return Landscape(token, method, center, axes, explained, a, b, energy, path,
+                     record.energies, off_plane, record.chosen)  # fmt: skip
+
+
+def _text_landscape(model, run, token, resolution, method, margin, seed) -> Landscape:
+    """The slice through a text EBT's descent of token `token` (arguments checked)."""
+    record = run.tokens[token]
+    states = record.states.astype(np.float64)  # (N, S+1, V)
+    energies = lambda points: _energies(model, run.context(token), points)
+    return _slice(states, record, token, resolution, method, margin, seed, energies)
 
 
 def _answer_energies(model: AnswerEBT, prompt: str, states: np.ndarray, chunk=256) -> np.ndarray:
@@ -213,22 +208,11 @@ def _answer_energies(model: AnswerEBT, prompt: str, states: np.ndarray, chunk=25
 
 def _answer_landscape(model, run, token, resolution, method, margin, seed) -> Landscape:
     """The slice through the joint descent of whole answers (arguments checked)."""
-    record = run.tokens[token]
     states = np.stack([t.states for t in run.tokens], axis=2).astype(np.float64)  # (N,S+1,K,V)
     N, S1, K, V = states.shape
-    flat = states.reshape(N, S1, K * V)
-    center = flat.reshape(-1, K * V).mean(axis=0)
-    axes, explained = _plane(flat.reshape(-1, K * V), method, seed)
-    rel = flat - center
-    path = rel @ axes.T  # (N, S+1, 2)
-    off_plane = np.linalg.norm(rel - path @ axes, axis=-1)
-    wide = float(np.ptp(path.reshape(-1, 2), axis=0).max()) / 2
-    a, b = (_grid(path[..., i], resolution, margin, wide) for i in (0, 1))
-    grid = center + b[:, None, None] * axes[1] + a[None, :, None] * axes[0]  # (R, R, K·V)
-    energy = _answer_energies(model, run.prompt, grid.reshape(-1, K, V))
-    return Landscape(token, method, center, axes, explained, a, b,
-                     energy.reshape(resolution, resolution), path, record.energies, off_plane,
-                     record.chosen)  # fmt: skip
+    energies = lambda points: _answer_energies(model, run.prompt, points.reshape(-1, K, V))
+    return _slice(states.reshape(N, S1, K * V), run.tokens[token], token, resolution, method,
+                  margin, seed, energies)  # fmt: skip
 
 
 def _point_run_landscape(model, run, token, resolution, method, margin, modes) -> Landscape:
