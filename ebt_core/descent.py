@@ -18,6 +18,9 @@ This is plain gradient descent on E(read(state)), so at a small enough α the en
 increases. (The official text EBT instead sets state' = p − α ∂E/∂p with p = softmax(state);
 that map is not a descent on any function of the state, and the app's landscape plots, which
 show E over the state space with the path on it, would not match the path. See README.)
+An energy may instead ask for the mirror step state' = state − α ∂E/∂p (`mirror=True`,
+answer EBTs with `mirror_descent`): a preconditioned descent on the same E(read(state)), whose
+steps do not vanish where the softmax saturates.
 Gradients are taken with `torch.autograd.grad` with respect to the state alone, so no
 parameter `.grad` is ever filled by thinking.
 """
@@ -125,18 +128,31 @@ def check_finite(values: torch.Tensor, what: str = "energy") -> None:
 
 
 def autograd_energy_and_grad(
-    energy_fn: EnergyFn, read: ReadFn = identity_read, create_graph: bool = False
+    energy_fn: EnergyFn,
+    read: ReadFn = identity_read,
+    create_graph: bool = False,
+    mirror: bool = False,
 ) -> EnergyAndGrad:
     """An `energy_and_grad` from an energy of the read candidate, by autograd (w.r.t. the
-    state only). Works under `torch.no_grad` too: thinking always needs ∇E."""
+    state only). Works under `torch.no_grad` too: thinking always needs ∇E.
+
+    mirror=True returns ∂E/∂candidate (the gradient w.r.t. the read candidate, e.g. the
+    probabilities) in place of ∂E/∂state, so the loop's update state − α ∂E/∂p is mirror
+    descent (exponentiated gradient) on the simplex. It is still a descent direction in state
+    space: with p = softmax(z), the change of E along −∂E/∂p is −gᵀ(diag p − ppᵀ)g ≤ 0, so at a
+    small enough α the energy never increases, but the step does not shrink when a softmax
+    saturates (∂E/∂z = (diag p − ppᵀ)∂E/∂p vanishes there; ∂E/∂p does not). The read must keep
+    the state's shape."""
 
     def energy_and_grad(state: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad():
             if not state.requires_grad:
                 state = state.detach().requires_grad_(True)
-            energy = energy_fn(read(state), index)
+            candidate = read(state)
+            energy = energy_fn(candidate, index)
             check_finite(energy)  # before the backward pass, which would spread the NaN
-            (grad,) = torch.autograd.grad(energy.sum(), state, create_graph=create_graph)
+            wrt = candidate if mirror else state
+            (grad,) = torch.autograd.grad(energy.sum(), wrt, create_graph=create_graph)
         if not create_graph:
             return energy.detach(), grad.detach()
         return energy, grad
@@ -227,6 +243,7 @@ def unroll(
     generator: torch.Generator | None = None,
     read: ReadFn = identity_read,
     create_graph: bool = True,
+    mirror: bool = False,
 ) -> Iterator[Step]:
     """A training unroll: `steps` updates from `start`, keeping the graph through ∇E so a loss
     on the states backpropagates into the weights (second order), and no evaluation of the
@@ -240,7 +257,8 @@ def unroll(
         create_graph=create_graph,
         generator=generator,
     )
-    return descend(start, autograd_energy_and_grad(energy_fn, read, create_graph), policy)
+    energy_and_grad = autograd_energy_and_grad(energy_fn, read, create_graph, mirror)
+    return descend(start, energy_and_grad, policy)
 
 
 @contextmanager

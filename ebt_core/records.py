@@ -29,7 +29,8 @@ class TokenRecord:
     energies:   (samples, steps_used + 1) energy of every candidate before each update, plus the
                 final state's energy (so column 0 is the random start).
     states:     (samples, steps_used + 1, V) candidate logit states along the descent.
-    grad_norms: (samples, steps_used + 1) ‖∂E/∂state‖ (the logit state) at each state.
+    grad_norms: (samples, steps_used + 1) ‖∂E/∂state‖ (the logit state) at each state; ‖∂E/∂p‖
+                for an answer EBT with mirror_descent (the gradient its steps follow).
     chosen:     index of the candidate kept by the selection rule.
     steps_used: steps actually taken (< steps when early stopping triggered).
     position:   index of this character in the generated continuation.

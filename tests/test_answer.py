@@ -369,3 +369,57 @@ def test_landscape_slices_the_whole_answer_energy(task, prompt):
     assert np.allclose(again, run.tokens[0].energies[0], atol=1e-4)
     with pytest.raises(ValueError, match="method"):
         ebt.landscape(model, run, method="umap")
+
+
+def test_mirror_gradient_is_the_gradient_wrt_the_probabilities_and_still_descends():
+    from ebt_core.descent import autograd_energy_and_grad, softmax_read
+
+    weights = torch.randn(3, 7, 13, generator=torch.Generator().manual_seed(1))
+    energy_fn = lambda p, _: (weights * p).sum((-1, -2)) + (p**2).sum((-1, -2))
+    z = torch.randn(3, 7, 13, generator=torch.Generator().manual_seed(2))
+    _, g_mirror = autograd_energy_and_grad(energy_fn, softmax_read, mirror=True)(z, 0)
+    _, g_state = autograd_energy_and_grad(energy_fn, softmax_read)(z, 0)
+    p = z.softmax(-1)
+    assert torch.allclose(g_mirror, weights + 2 * p, atol=1e-6)  # ∂E/∂p
+    jacobian_times = p * (g_mirror - (p * g_mirror).sum(-1, keepdim=True))  # (diag p − ppᵀ) g
+    assert torch.allclose(g_state, jacobian_times, atol=1e-6)  # the chain rule ties the two
+    assert ((g_state * g_mirror).sum((-1, -2)) > 0).all()  # −∂E/∂p is a descent direction in z
+    assert not torch.allclose(g_mirror, g_state)
+
+
+def test_mirror_descent_thinks_with_the_probability_gradient_in_think_and_training():
+    plain, mirror = tiny("sum", mirror_descent=False), tiny("sum", mirror_descent=True)
+    mirror.load_state_dict(plain.state_dict())
+    cfg = ebt.ThinkConfig(steps=3, samples=2)
+    a, b = ebt.think(plain, "48+57=", cfg).tokens[0], ebt.think(mirror, "48+57=", cfg).tokens[0]
+    assert np.allclose(a.energies[:, 0], b.energies[:, 0])  # same energy, same starts
+    assert not np.allclose(a.states[:, 1:], b.states[:, 1:])  # different steps from there
+    small = ebt.ThinkConfig(steps=6, samples=1, step_size=0.05)  # small α: energy never rises
+    assert (np.diff(ebt.think(mirror, "48+57=", small).tokens[0].energies) <= 1e-5).all()
+    assert AnswerModelConfig.from_dict(mirror.config.to_dict()).mirror_descent is True
+    model = tiny("sum", mirror_descent=True).train()
+    recipe = obj.AnswerRecipe(batch=4, steps_min=2, steps_max=2, detach=False)
+    loss, _ = obj.ebt_loss(model, get_task("sum"), recipe, random.Random(0),
+                           torch.Generator().manual_seed(0))  # fmt: skip
+    loss.backward()
+    assert model.alpha.grad is not None and model.alpha.grad != 0
+    with pytest.raises(ValueError, match="mirror_descent"):
+        AnswerModelConfig(mirror_descent=1)
+
+
+def test_harder_fraction_mixes_the_harder_levels_train_part_into_every_batch():
+    from ebt_core.answer.data import _part_of, carry_chain
+
+    task = get_task("sum")
+    plain = obj.training_examples(task, obj.AnswerRecipe(), random.Random(3), 50)
+    rng = random.Random(3)
+    assert plain == [task.sample(rng) for _ in range(50)]  # fraction 0: the old draws exactly
+    recipe = obj.AnswerRecipe(harder_fraction=0.5)
+    mixed = obj.training_examples(task, recipe, random.Random(0), 400)
+    operands = [e.prompt[:-1].split("+") for e in mixed]
+    hard = [ops for ops in operands
+            if carry_chain(*map(int, ops)) >= 3 and all(len(x) == 4 for x in ops)]  # fmt: skip
+    assert 0.4 < len(hard) / len(mixed) < 0.6
+    assert all(_part_of(e.prompt) == "train" for e in mixed)
+    with pytest.raises(ValueError, match="harder_fraction"):
+        obj.AnswerRecipe(harder_fraction=1.0)

@@ -49,6 +49,9 @@ class AnswerModelConfig(_BackboneConfig):
     step_size: α of the descent, learnable if `learn_step_size`. start_std: std of the random
     logit states the descent's candidates start from (candidate 0 starts at 0, see think.py).
     entropy_weight: τ ≥ 0 of the free-energy term (0 = the plain learned energy).
+    mirror_descent: each step moves the logits by −α ∂E/∂p (the gradient w.r.t. the
+    probabilities: mirror descent on the simplex) instead of −α ∂E/∂z, in thinking and in the
+    training unrolls alike (descent.autograd_energy_and_grad, mirror=True).
     """
 
     kind: str = "answer-ebt"
@@ -66,6 +69,7 @@ class AnswerModelConfig(_BackboneConfig):
     answer_attention: str = "causal"
     likelihood_energy: bool = True
     clamp_givens: bool = False
+    mirror_descent: bool = False
 
     def __post_init__(self) -> None:
         if self.answer_attention not in ATTENTION:
@@ -76,8 +80,9 @@ class AnswerModelConfig(_BackboneConfig):
             raise ValueError(
                 f"likelihood_energy must be true or false, got {self.likelihood_energy!r}"
             )
-        if not isinstance(self.clamp_givens, bool):
-            raise ValueError(f"clamp_givens must be true or false, got {self.clamp_givens!r}")
+        for name in ("clamp_givens", "mirror_descent"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.clamp_givens and self.task != "sudoku":
             raise ValueError("clamp_givens needs task 'sudoku' (only a grid has given cells)")
         if self.kind not in ANSWER_KINDS:

@@ -77,7 +77,9 @@ def run_descent(model: AnswerEBT, prompts: list[str], cfg: ThinkConfig, alpha: f
             cache = _repeat(model.prompt_cache(ids, lengths), cfg.samples)
         start = model.clamp_states(cache, start)  # given Sudoku cells (clamp_givens) stay put
         energy_fn = lambda p, s: model.energy(cache, p, s)
-        return list(descend(start, autograd_energy_and_grad(energy_fn, softmax_read), policy))
+        mirror = model.config.mirror_descent
+        energy_and_grad = autograd_energy_and_grad(energy_fn, softmax_read, mirror=mirror)
+        return list(descend(start, energy_and_grad, policy))
 
 
 def decode(model: AnswerEBT, states: torch.Tensor) -> list[str]:

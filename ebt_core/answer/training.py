@@ -54,6 +54,7 @@ class AnswerRecipe(Recipe):
     zero_start: float = 0.125  # fraction of descents started at state 0 (think's candidate 0)
     init_from: str = ""  # a Transformer++ (same task) or answer EBT checkpoint
     tf_weight: float = 0.0  # weight of model.teacher_forced_nll in the loss
+    harder_fraction: float = 0.0  # share of each batch drawn from the "harder" level's train part
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -62,7 +63,7 @@ class AnswerRecipe(Recipe):
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if not (isinstance(self.tf_weight, (int, float)) and 0.0 <= self.tf_weight <= 10.0):
             raise ValueError(f"tf_weight must be a number in [0, 10], got {self.tf_weight!r}")
-        for name in ("replay", "zero_start"):
+        for name in ("replay", "zero_start", "harder_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
@@ -150,7 +151,7 @@ def ebt_loss(model: AnswerEBT, task: Task, recipe: AnswerRecipe, rng, gen, repla
     """One training loss of the answer EBT on a fresh batch. Returns (loss, stats)."""
     B = recipe.batch
     n_replay = int(B * recipe.replay) if replay is not None and len(replay) >= B else 0
-    examples = [task.sample(rng) for _ in range(B - n_replay)]
+    examples = training_examples(task, recipe, rng, B - n_replay)
     start = starts(model, B - n_replay, recipe.zero_start, gen)
     if n_replay:  # the buffer's answers continue from where their last descent ended
         r_examples, r_states = replay.sample(rng, n_replay)
@@ -162,7 +163,7 @@ def ebt_loss(model: AnswerEBT, task: Task, recipe: AnswerRecipe, rng, gen, repla
     alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (B, 1, 1), gen)  # per answer
     energy_fn = lambda p, s: model.energy(cache, p, s)
     trace = list(unroll(start, energy_fn, steps, alpha, recipe.langevin, recipe.detach, gen,
-                        softmax_read))  # fmt: skip
+                        softmax_read, mirror=model.config.mirror_descent))  # fmt: skip
     grids = grid_ids(task) if recipe.loss == "any_solution" else None
     losses = [answer_loss(s.next_state, batch, recipe.loss, grids) for s in trace]
     loss = losses[-1] if recipe.final_only else torch.stack(losses).mean()
@@ -192,7 +193,18 @@ def line_batch(task: Task, examples: list[Example]) -> tuple[torch.Tensor, torch
     return ids, mask
 
 
+def training_examples(task: Task, recipe: AnswerRecipe, rng, n: int) -> list[Example]:
+    """n training examples (train part only): in distribution, except that each is drawn from
+    the "harder" level with probability `recipe.harder_fraction` (for sums, 4-digit operands
+    with a carry chain ≥ 3 are in distribution but 1.4 % of it). The same mix for the
+    Transformer++ and the EBT."""
+    if not recipe.harder_fraction:  # (no extra draws: earlier recipes replay exactly)
+        return [task.sample(rng) for _ in range(n)]
+    return [task.sample(rng, "harder" if rng.random() < recipe.harder_fraction else "id")
+            for _ in range(n)]  # fmt: skip
+
+
 def transformer_loss(model, task: Task, recipe: AnswerRecipe, rng):
-    ids, mask = line_batch(task, [task.sample(rng) for _ in range(recipe.batch)])
+    ids, mask = line_batch(task, training_examples(task, recipe, rng, recipe.batch))
     loss = masked_ce(model(ids[:, :-1]), ids[:, 1:], mask)
     return loss, {"loss_final": loss.item()}

@@ -146,21 +146,40 @@ class DenoiseResult:
         )
 
 
-def tile_energy_and_grad(model: ImageEBT, last: int | None = None) -> EnergyAndGrad:
+def tile_energy_and_grad(
+    model: ImageEBT, last: int | None = None, context: tuple | None = None
+) -> EnergyAndGrad:
     """The image EBT's energy and gradient over tiles (n, C, crop, crop), in bounded batches.
     At step index `last` (the final state: no update follows it) only the energy is computed
-    and the gradient is returned as zeros, which saves a backward pass."""
-    one = autograd_energy_and_grad(lambda x, _: model.energy(x))
+    and the gradient is returned as zeros, which saves a backward pass. `context`: (the noisy
+    tiles (n, C, crop, crop), their timesteps (n,)) for an EBT with `config.context`."""
+
+    def energy(x: torch.Tensor, s: slice) -> torch.Tensor:
+        if context is None:
+            return model.energy(x)
+        return model.energy(x, context[0][s], context[1][s])
 
     def energy_and_grad(state: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if index == last:
             with torch.no_grad():
-                energies = [model.energy(state[s]) for s in tile_batches(len(state))]
+                energies = [energy(state[s], s) for s in tile_batches(len(state))]
             return torch.cat(energies), torch.zeros_like(state)
-        parts = [one(state[s], index) for s in tile_batches(len(state))]
+        parts = []
+        for s in tile_batches(len(state)):
+            one = autograd_energy_and_grad(lambda x, _, s=s: energy(x, s))
+            parts.append(one(state[s], index))
         return torch.cat([e for e, _ in parts]), torch.cat([g for _, g in parts])
 
     return energy_and_grad
+
+
+def ebt_context(model: ImageEBT, start: torch.Tensor, t: int | torch.Tensor) -> tuple | None:
+    """What an EBT with `config.context` reads beside the candidate: the noisy start and its
+    timesteps (n,); None for an EBT without context."""
+    if not model.config.context:
+        return None
+    t = torch.as_tensor(t, dtype=torch.long, device=start.device).expand(len(start))
+    return start.detach(), t
 
 
 def descent_trajectory(
@@ -170,10 +189,15 @@ def descent_trajectory(
     step_size: float,
     langevin: float = 0.0,
     generator: torch.Generator | None = None,
+    t: int | torch.Tensor | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (state (n, C, crop, crop), energies (n,)) for the start and after each step."""
+    """Yield (state (n, C, crop, crop), energies (n,)) for the start and after each step. `t`:
+    the start's noise timestep (one, or one per tile), needed by an EBT with `config.context`."""
+    if model.config.context and t is None:
+        raise ValueError("this image EBT reads its context: pass the start's timestep t")
+    context = ebt_context(model, start, t) if t is not None else None
     policy = DescentPolicy(steps, step_size, langevin, generator=generator)
-    for step in descend(start, tile_energy_and_grad(model, last=steps), policy):
+    for step in descend(start, tile_energy_and_grad(model, steps, context), policy):
         yield step.state, step.energy
 
 
@@ -202,7 +226,8 @@ def _trajectory(model, tiles: torch.Tensor, config: DenoiseConfig, t: int, gen) 
     if isinstance(model, ImageEBT):
         alpha = _step_size(model, config)
         steps = config.steps or DEFAULT_EBT_STEPS
-        for state, energies in descent_trajectory(model, tiles, steps, alpha, config.langevin, gen):
+        run = descent_trajectory(model, tiles, steps, alpha, config.langevin, gen, t)
+        for state, energies in run:
             yield state, float(energies.mean())
     else:
         for state in ddim_trajectory(model, tiles, t, config.steps or t + 1):

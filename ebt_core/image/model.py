@@ -47,6 +47,11 @@ class ImageModelConfig(_BackboneConfig):
     window: multiply those overlapping kernels by a fixed separable tent that falls to ~0 at
         their borders (with overlap = patch/2 the tents of neighbouring patches sum to 1), so a
         patch's contribution fades out instead of stopping at an edge: no block steps.
+    context: the EBT's energy also reads the noisy image it started from and its noise level,
+        E(x̂ | y, ℓ): the noisy tile enters the patch embedding beside the candidate (2C input
+        channels) and ℓ's timestep embedding joins the constant condition, as the DiT is told
+        its timestep. The descent still moves the candidate only, from y. Needs overlap > 0.
+        Unused by the DiT.
     step_size: initial α of the EBT's descent, in [-1, 1] image units; learnable if
         `learn_step_size`. Unused by the DiT.
     timesteps, beta_start, beta_end: the linear diffusion schedule that defines noise levels
@@ -59,6 +64,7 @@ class ImageModelConfig(_BackboneConfig):
     patch: int = 4
     overlap: int = 0
     window: bool = False
+    context: bool = False
     channels: int = 3
     n_layer: int = 4
     n_head: int = 4
@@ -80,6 +86,10 @@ class ImageModelConfig(_BackboneConfig):
         _check_int("overlap", self.overlap, 0, self.patch)
         if self.window and not self.overlap:
             raise ValueError("window needs overlap > 0 (it shapes the overlapping kernels)")
+        if not isinstance(self.context, bool):
+            raise ValueError(f"context must be true or false, got {self.context!r}")
+        if self.context and (self.kind != "image-ebt" or not self.overlap):
+            raise ValueError("context is an image-ebt option and needs overlap > 0")
         if self.energy not in ENERGY_HEADS:
             raise ValueError(f"energy must be one of {ENERGY_HEADS}, got {self.energy!r}")
         if self.channels not in (1, 3) or isinstance(self.channels, bool):
@@ -99,6 +109,12 @@ class ImageModelConfig(_BackboneConfig):
     @property
     def patch_dim(self) -> int:
         return self.channels * self.patch**2
+
+    @property
+    def in_channels(self) -> int:
+        """Channels the patch embedding reads: the candidate's, and the noisy image's too
+        with `context`."""
+        return self.channels * (2 if self.context else 1)
 
 
 def noise_schedule(config: ImageModelConfig) -> torch.Tensor:
@@ -181,7 +197,7 @@ class _PatchBackbone(nn.Module):
         D = config.d_model
         p, o = config.patch, config.overlap
         if o:  # overlapping patches: each token reads a (p+2o)² window around its patch
-            self.patch_embed = nn.Conv2d(config.channels, D, p + 2 * o, stride=p, padding=o)
+            self.patch_embed = nn.Conv2d(config.in_channels, D, p + 2 * o, stride=p, padding=o)
         else:
             self.patch_embed = nn.Linear(config.patch_dim, D)
         self.pos_emb = nn.Parameter(torch.zeros(1, config.n_patches, D))
@@ -205,11 +221,12 @@ class _PatchBackbone(nn.Module):
             nn.init.zeros_(ada.weight)
             nn.init.zeros_(ada.bias)
 
-    def _check_shape(self, images: torch.Tensor) -> None:
+    def _check_shape(self, images: torch.Tensor, channels: int | None = None) -> None:
         c = self.config
-        if tuple(images.shape[1:]) != (c.channels, c.crop, c.crop):
+        channels = channels or c.channels
+        if tuple(images.shape[1:]) != (channels, c.crop, c.crop):
             raise ValueError(
-                f"images must be (B, {c.channels}, {c.crop}, {c.crop}), got {tuple(images.shape)}"
+                f"images must be (B, {channels}, {c.crop}, {c.crop}), got {tuple(images.shape)}"
             )
 
     def patchify(self, images: torch.Tensor) -> torch.Tensor:
@@ -231,7 +248,7 @@ class _PatchBackbone(nn.Module):
         """images (B, C, crop, crop) → patch tokens (B, N, D), without positions."""
         if isinstance(self.patch_embed, nn.Linear):
             return self.patch_embed(self.patchify(images))
-        self._check_shape(images)
+        self._check_shape(images, self.config.in_channels)
         conv, c = self.patch_embed, self.config
         weight = conv.weight * self.kernel_window  # (D, C, k, k)
         grid = F.conv2d(images, weight, conv.bias, stride=c.patch, padding=c.overlap)
@@ -271,6 +288,9 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
     def __init__(self, config: ImageModelConfig) -> None:
         super().__init__(config, "image-ebt")
         self.cond = nn.Parameter(torch.randn(config.d_model))  # the one constant condition
+        if config.context:  # the noise level's timestep, as the DiT's
+            D = config.d_model
+            self.t_embed = nn.Sequential(nn.Linear(D, D), nn.SiLU(), nn.Linear(D, D))
         if config.energy == "residual":
             self.energy_head = self.pixel_head()
         else:
@@ -283,18 +303,38 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
             nn.init.zeros_(self.energy_head.weight)  # E ≡ 0 at init; α·∇E still trains (§4)
         self._init_step_size(config.step_size, config.learn_step_size)
 
-    def patch_energies(self, candidate: torch.Tensor) -> torch.Tensor:
-        """candidate (B, C, crop, crop) in [-1, 1] units → energies (B, N), one per patch."""
+    def patch_energies(
+        self,
+        candidate: torch.Tensor,
+        noisy: torch.Tensor | None = None,
+        t: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """candidate (B, C, crop, crop) in [-1, 1] units → energies (B, N), one per patch. With
+        `context`, also the noisy start (B, C, crop, crop) and its timesteps t (B,)."""
         cond = self.cond.expand(candidate.shape[0], -1)  # (B, D)
-        features = self.features(candidate, cond)  # (B, N, D)
+        if self.config.context:
+            if noisy is None or t is None:
+                raise ValueError("this image EBT reads its context: pass the noisy image and t")
+            self._check_shape(candidate)
+            self._check_shape(noisy)
+            cond = cond + self.t_embed(timestep_embedding(t, self.config.d_model))
+            candidate_in = torch.cat([candidate, noisy], dim=1)  # (B, 2C, crop, crop)
+        else:
+            candidate_in = candidate
+        features = self.features(candidate_in, cond)  # (B, N, D)
         if self.config.energy == "linear":
             return self.energy_head(features).squeeze(-1)
         residual = self.to_pixels(self.energy_head, features)  # (B, C, crop, crop)
         return 0.5 * self.patchify(residual.square()).sum(dim=-1)  # ½‖r‖² per patch
 
-    def energy(self, candidate: torch.Tensor) -> torch.Tensor:
-        """candidate (B, C, crop, crop) → image energies (B,)."""
-        return self.patch_energies(candidate).mean(dim=-1)
+    def energy(
+        self,
+        candidate: torch.Tensor,
+        noisy: torch.Tensor | None = None,
+        t: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """candidate (B, C, crop, crop) → image energies (B,); `noisy`, `t`: see patch_energies."""
+        return self.patch_energies(candidate, noisy, t).mean(dim=-1)
 
     forward = energy
 

@@ -77,7 +77,10 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
     weight = 1 / (1 - abar) if recipe.relative_loss else torch.ones_like(abar)  # (B,)
     steps = int(torch.randint(recipe.steps_min, recipe.steps_max + 1, (), generator=gen))
     alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (len(clean), 1, 1, 1), gen)
-    energy_fn = lambda x, _: model.energy(x)
+    if model.config.context:  # E(x̂ | y, ℓ): the noisy crop and its level beside the candidate
+        energy_fn = lambda x, _: model.energy(x, noisy, t)
+    else:
+        energy_fn = lambda x, _: model.energy(x)
     losses = []
     for step in unroll(noisy, energy_fn, steps, alpha, recipe.langevin, recipe.detach, gen):
         state = step.next_state  # (B, C, crop, crop)
@@ -115,7 +118,7 @@ def evaluate_psnr(model, clean, grey, recipe: ImageRecipe, seed: int = 1234) -> 
         with frozen(model), torch.no_grad():
             if isinstance(model, ImageEBT):
                 trajectory = descent_trajectory(
-                    model, noisy, max(recipe.eval_steps), model.step_size
+                    model, noisy, max(recipe.eval_steps), model.step_size, t=t
                 )
                 by_step = [psnr(state, clean).mean().item() for state, _ in trajectory]
                 row[f"{split}_psnr_step"] = {
