@@ -85,13 +85,13 @@ def _think(label: str, notice: str, checkpoint: str, prompt: str, **settings) ->
 
 
 def _sum_story(prompt: str, steps: int) -> Preset:
-    """A sum-ebt preset: a long-carry sum thought for more than the default steps (the prompt
-    is chosen by scripts/answer_presets.py: wrong at 1 step and at the default, right here)."""
+    """A sum-ebt preset: a long-carry sum thought for `steps` steps (the prompt is chosen by
+    scripts/answer_presets.py: wrong after 1 and 2 steps, right here)."""
     a, b = (int(x) for x in prompt[:-1].split("+"))
     notice = (
         f"Thought for {steps} steps, {a}+{b} comes out right ({a + b}): press Play or move the "
-        "Step slider back to see that at the first steps, and at the checkpoint's default step "
-        "count, some digits are still wrong because a carry has not gone through yet."
+        "Step slider back to see that after 1 and 2 steps some digits are still wrong because "
+        "a carry has not gone through yet."
     )
     return _think("A hard sum, thought longer", notice, "sum-ebt", prompt, steps=steps, samples=1)
 
@@ -149,13 +149,13 @@ register(
         ),
     ],
 )  # fmt: skip
-SUM_PRESET = "1582+9875="  # scripts/answer_presets.py checks (and finds) these prompts
-BEST_OF_N_PRESET = "5617+7490="
+SUM_PRESET = "3924+6477="  # scripts/answer_presets.py checks (and finds) these prompts
+BEST_OF_N_PRESET = "2967+2999="
 SUDOKU_PRESET = "1...2..1......2.="
 register(
     "answers",  # the Think tab's whole-answer EBTs: the same link keys as "think"
     [
-        _sum_story(SUM_PRESET, steps=24),
+        _sum_story(SUM_PRESET, steps=8),
         _think(
             "Best of 16 whole answers",
             "Sixteen candidate answers descend from different starts: the best-of-N table groups "

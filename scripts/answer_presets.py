@@ -6,8 +6,8 @@ whether each preset's sentence still holds, and which prompts would make it hold
     python scripts/answer_presets.py --search    # and list held-out prompts where each story holds
 
 Stories (what the presets' sentences say):
-- sum (SUM_PRESET, 24 steps): the noiseless single sample is wrong at 1 step and at the default
-  step count, and right after 24 steps (thinking longer fixes a carry).
+- sum (SUM_PRESET, the preset's steps): the noiseless single sample is wrong after 1 and 2 steps
+  and right after the preset's steps (thinking longer fixes a carry).
 - best-of-N (BEST_OF_N_PRESET, 16 samples): reported only (its sentence claims no outcome):
   whether the lowest energy is right and whether candidate 0, the single sample, is.
 - Sudoku (SUDOKU_PRESET, 16 samples): the puzzle has several solutions (the sentence); reported:
@@ -37,16 +37,16 @@ def _steps(name: str, prompt: str) -> int:
 
 
 def sum_story(model, prompts: list[str], steps: int) -> list[dict]:
-    """Each prompt's single-sample answers at 1, the default and `steps` steps."""
+    """Each prompt's single-sample answers at 1, 2, the default and `steps` steps."""
     default = model.think_defaults.steps
-    at = sorted({1, default, steps})
+    at = sorted({1, 2, default, steps})
     config = ebt.ThinkConfig(steps=max(at), samples=1)
     solved = {s.steps: s for s in solve(model, prompts, config, at_steps=at)}
     out = []
     for i, prompt in enumerate(prompts):
         read = {k: solved[k].answers[i][0] for k in at}
         right = {k: model.task.is_correct(prompt, a) for k, a in read.items()}
-        holds = not right[1] and not right[default] and right[steps]
+        holds = not right[1] and not right[2] and right[steps]
         out.append({"prompt": prompt, "answers": read, "holds": holds})
     return out
 

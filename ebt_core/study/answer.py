@@ -96,16 +96,24 @@ def verifier_auroc(model, task, examples, seed: int = 0) -> float | None:
     return _r(auroc(-np.asarray(energies), np.asarray(right)))
 
 
-def measure_task(name: str, n: int, log) -> dict:
-    """Every measurement of one task's shipped EBT and Transformer++ (module docstring)."""
+def measure_task(name: str, n: int, log, extra: str | None = None) -> dict:
+    """Every measurement of one task's shipped EBT and Transformer++ (module docstring), and of
+    the `extra` Transformer++ (a checkpoint name or directory of the same task) beside them."""
     task, model, baseline = get_task(name), load(f"{name}-ebt"), load(f"{name}-transformer")
+    other = load(extra) if extra else None
+    if other is not None and getattr(other, "recipe", {}).get("task") != name:
+        other = None  # another task's baseline
     cfg = model.think_defaults
     result = {"default_steps": cfg.steps, "splits": {}}
+    if other is not None:
+        result["extra_baseline"] = str(extra)
     for split in SPLITS:
         examples = task.fixed(split, "test", n)
         prompts = [e.prompt for e in examples]
         tf_answers = generate_answers(baseline, task, prompts)
         row = {"n": n, "transformer": _acc(task, prompts, tf_answers)}
+        if other is not None:
+            row["transformer_extra"] = _acc(task, prompts, generate_answers(other, task, prompts))
         row["steps"] = steps_curve(model, task, prompts, cfg)
         row["default"] = best_of(model, task, prompts, cfg, cfg.steps)
         row["4x_default"] = best_of(model, task, prompts, cfg, 4 * cfg.steps)
@@ -116,17 +124,21 @@ def measure_task(name: str, n: int, log) -> dict:
 
 
 def _table(name: str, res: dict) -> list[str]:
-    d = res["default_steps"]
+    d, extra = res["default_steps"], res.get("extra_baseline")
     lines = [
         f"### {name} (default {d} steps; test split; % solved)",
         "",
-        "| split | Transformer++ | " + " | ".join(f"{s} st" for s in curve_steps(d))
+        "| split | Transformer++ | " + ("other Transformer++ | " if extra else "")
+        + " | ".join(f"{s} st" for s in curve_steps(d))
         + f" | best-of-4 ({d} st) | best-of-16 ({d} st) | best-of-16 ({4 * d} st) "
         "| disagree % | lowest-E right when disagree | energy AUROC (1 change) |",
-        "|---" * (len(curve_steps(d)) + 8) + "|",
+        "|---" * (len(curve_steps(d)) + 8 + bool(extra)) + "|",
     ]  # fmt: skip
+    if extra:
+        lines.insert(1, f"(other Transformer++: `{extra}`)")
     for split, r in res["splits"].items():
-        cells = [split, r["transformer"], *r["steps"].values(), r["default"]["best_of_4"],
+        cells = [split, r["transformer"], *([r["transformer_extra"]] if extra else []),
+                 *r["steps"].values(), r["default"]["best_of_4"],
                  r["default"]["best_of_16"], r["4x_default"]["best_of_16"],
                  r["default"]["disagree_pct"], r["default"]["lowest_right_when_disagree"],
                  r["verifier_auroc"]]  # fmt: skip
@@ -149,13 +161,19 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="40 prompts per split instead of 300")
     p.add_argument("--n", type=int, help="test prompts per split (overrides --quick)")
     p.add_argument("--tasks", default="sum,sudoku", help="comma-separated tasks")
+    p.add_argument(
+        "--baseline",
+        help="another Transformer++ checkpoint (name or directory) "
+        "measured beside its task's shipped one, e.g. runs/sum-transformer-mix",
+    )
     args = p.parse_args(argv)
     if args.n is not None and not 1 <= args.n <= 5000:
         p.error(f"--n must be in [1, 5000], got {args.n}")
     n, t0 = args.n or (40 if args.quick else 300), time.time()
     results = {"n": n, "tasks": {}}
     for name in args.tasks.split(","):
-        results["tasks"][name] = measure_task(name, n, lambda m: print(m, flush=True))
+        log = lambda m: print(m, flush=True)
+        results["tasks"][name] = measure_task(name, n, log, args.baseline)
     results["seconds"] = round(time.time() - t0, 1)
     write_report(results, Path(args.out))
     return results
