@@ -121,7 +121,7 @@ def _click_picture(page, name: str, fx: float = 0.3, fy: float = 0.3) -> dict:
     page.mouse.click(x, y)
     _wait_idle(page)
     summary = page.locator(f"#{name}-summary")
-    summary.get_by_text("Descent from the clicked point").wait_for(timeout=90_000)  # slow under load
+    summary.get_by_text("Descent from the clicked point").wait_for(timeout=90_000)  # slow: load
     px, py = (int(v) for v in _CLICKED.search(summary.inner_text()).groups())
     expected = (fx * natural[0], fy * natural[1])
     assert abs(px - expected[0]) <= 1.5 and abs(py - expected[1]) <= 1.5, (px, py, expected)
