@@ -171,15 +171,15 @@ register(
     "denoise",
     [
         _denoise(
-            "Trained noise",
-            "At the noise level it was trained on (0.1) two descent steps remove most of the "
-            "noise: PSNR jumps at step 1.",
+            "Light noise",
+            "At noise 0.1 two descent steps remove most of the noise: PSNR jumps at the first "
+            "step.",
             "astronaut", noise=0.1, steps=2,
         ),
         _denoise(
-            "Noise beyond training",
-            "At 0.3, three times the training noise, compare how much grain the EBT and the "
-            "DiT leave: the PSNR chart shows who copes out of distribution.",
+            "Heavy noise",
+            "At 0.3 (both models trained on 0.01–0.5) compare how much grain the EBT and the "
+            "DiT leave: the PSNR chart shows who copes with heavy noise.",
             "china", noise=0.3, steps=2,
         ),
         _denoise(
