@@ -316,10 +316,11 @@ class DenoiseTab:
         )
 
 
-INTRO = """An **image EBT** scores (noisy photo) with an energy and denoises it by gradient descent
-on the pixels; a few steps suffice. The **DiT** baseline is a diffusion model of the same size
-sampled with DDIM. Noise is the diffusion level (both were trained on levels 0.01–0.5; 0 = your
-photo is already noisy). Photos larger than {side} pixels a side are downscaled."""
+INTRO = """An **image EBT** gives a candidate photo an energy, reading the noisy photo and its noise
+level beside it, and denoises by gradient descent on the candidate's pixels from the noisy photo;
+a few steps suffice. The **DiT** baseline is a diffusion model of the same size sampled with DDIM.
+Noise is the diffusion level (both were trained on levels 0.01–0.5; 0 = your photo is already
+noisy, and both assume level 0.1). Photos larger than {side} pixels a side are downscaled."""
 
 
 def _outputs() -> dict:
