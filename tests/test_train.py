@@ -4,8 +4,10 @@ on CPU; every shipped recipe and every shipped checkpoint's saved recipe parses.
 
 import json
 import os
+import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -147,12 +149,25 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
 
 
 def _torchrun(script: str, recipe: Path, out: Path, port: int) -> None:
+    """Two gloo processes train `recipe` into `out`. A run in which a rank was killed by a
+    signal (a rare gloo SIGABRT: once in ~50 runs on this machine, not reproducible) is retried
+    once, with a warning naming it; any other failure, or a second one, fails the test with
+    every rank's stderr."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_port", str(port), str(ROOT / "train" / script), str(recipe),
-           "--out", str(out), "--quiet"]  # fmt: skip
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    for attempt in (1, 2):
+        logs = out.parent / f"{out.name}-logs-{attempt}"
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               "--master_port", str(port), "--log-dir", str(logs), "--redirects", "3",
+               str(ROOT / "train" / script), str(recipe), "--out", str(out), "--quiet"]  # fmt: skip
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+        if proc.returncode == 0:
+            break
+        ranks = "\n".join(f"{p}: {p.read_text()[-1500:]}" for p in sorted(logs.rglob("*.log")))
+        root_cause = proc.stderr.rpartition("Root Cause")[2]  # the rank that failed first
+        by_signal = re.search(r"exitcode\s*:\s*-\d", root_cause) is not None
+        if attempt == 2 or not by_signal:
+            raise AssertionError(f"{proc.stderr[-1500:]}\n{ranks}")
+        warnings.warn(f"torchrun: a rank died by a signal, retrying once:\n{ranks}", stacklevel=2)
     config = json.loads((out / "config.json").read_text())
     assert config["recipe"]["world_size"] == 2
     ebt.load(out)
