@@ -20,10 +20,11 @@ from ebt_core.image.training import ImageRecipe, ebt_loss, training_timesteps
 from .test_image import TINY
 
 
-def overlapping(kind: str, seed: int = 0):
-    """A tiny model with overlapping patches (overlap 2 on 4-pixel patches), perturbed."""
+def overlapping(kind: str, seed: int = 0, **options):
+    """A tiny model with overlapping patches (overlap 2 on 4-pixel patches), perturbed;
+    `options`: more config fields."""
     torch.manual_seed(seed)
-    config = ebt.ImageModelConfig(**{**TINY, "kind": kind, "overlap": 2})
+    config = ebt.ImageModelConfig(**{**TINY, "kind": kind, "overlap": 2, **options})
     model = (ebt.ImageEBT if kind == "image-ebt" else ebt.ImageDiT)(config)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -217,14 +218,7 @@ def test_residual_energy_is_half_the_squared_residual_per_patch():
 
 
 def context_ebt(seed: int = 0):
-    torch.manual_seed(seed)
-    config = ebt.ImageModelConfig(**{**TINY, "overlap": 2, "window": True, "context": True})
-    model = ebt.ImageEBT(config)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name != "alpha":
-                p.add_(0.05 * torch.randn_like(p))
-    return model.eval()
+    return overlapping("image-ebt", seed, window=True, context=True)
 
 
 def test_context_energy_reads_the_noisy_image_and_its_level():

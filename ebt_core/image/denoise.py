@@ -173,7 +173,7 @@ def tile_energy_and_grad(
     return energy_and_grad
 
 
-def ebt_context(model: ImageEBT, start: torch.Tensor, t: int | torch.Tensor) -> tuple | None:
+def ebt_context(model: ImageEBT, start: torch.Tensor, t: int | torch.Tensor | None) -> tuple | None:
     """What an EBT with `config.context` reads beside the candidate: the noisy start and its
     timesteps (n,); None for an EBT without context."""
     if not model.config.context:
@@ -195,7 +195,7 @@ def descent_trajectory(
     the start's noise timestep (one, or one per tile), needed by an EBT with `config.context`."""
     if model.config.context and t is None:
         raise ValueError("this image EBT reads its context: pass the start's timestep t")
-    context = ebt_context(model, start, t) if t is not None else None
+    context = ebt_context(model, start, t)
     policy = DescentPolicy(steps, step_size, langevin, generator=generator)
     for step in descend(start, tile_energy_and_grad(model, steps, context), policy):
         yield step.state, step.energy

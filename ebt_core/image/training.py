@@ -71,16 +71,13 @@ def training_timesteps(recipe: ImageRecipe, batch: int, timesteps: int, gen) -> 
 
 def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
     """clean (B, C, crop, crop) in [-1, 1], grey (B,) → (loss, stats)."""
-    t = training_timesteps(recipe, len(clean), model.config.timesteps, gen)  # (B,)
-    abar = model.alphas_cumprod[t.to(model.alphas_cumprod.device)]  # (B,)
+    t = training_timesteps(recipe, len(clean), model.config.timesteps, gen).to(clean.device)
+    abar = model.alphas_cumprod[t]  # (B,)
     noisy, _ = add_noise(clean, abar, gen, grey)  # (B, C, crop, crop)
     weight = 1 / (1 - abar) if recipe.relative_loss else torch.ones_like(abar)  # (B,)
     steps = int(torch.randint(recipe.steps_min, recipe.steps_max + 1, (), generator=gen))
     alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (len(clean), 1, 1, 1), gen)
-    if model.config.context:  # E(x̂ | y, ℓ): the noisy crop and its level beside the candidate
-        energy_fn = lambda x, _: model.energy(x, noisy, t)
-    else:
-        energy_fn = lambda x, _: model.energy(x)
+    energy_fn = lambda x, _: model.energy(x, noisy, t)  # y and ℓ are read only with `context`
     losses = []
     for step in unroll(noisy, energy_fn, steps, alpha, recipe.langevin, recipe.detach, gen):
         state = step.next_state  # (B, C, crop, crop)
@@ -99,7 +96,7 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
 def dit_loss(model: ImageDiT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
     """Noise-prediction MSE at t ~ U{0..t(train_level)}. Returns (loss, stats)."""
     t_max = level_to_timestep(recipe.train_level, model.config.timesteps)
-    t = torch.randint(0, t_max + 1, (clean.shape[0],), generator=gen)  # (B,)
+    t = torch.randint(0, t_max + 1, (clean.shape[0],), generator=gen).to(clean.device)  # (B,)
     noisy, eps = add_noise(clean, model.alphas_cumprod[t], gen, grey)
     predicted = model(noisy, t)  # (B, C, crop, crop)
     loss = F.mse_loss(predicted, eps)
