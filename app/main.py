@@ -28,6 +28,9 @@ first opened (or in the background a few seconds after the start), not at every 
 
 from __future__ import annotations
 
+from app import startup  # first: start-up runs without the cyclic garbage collector
+
+# isort: split
 import threading
 import time
 from dataclasses import dataclass
@@ -174,7 +177,10 @@ if __name__ == "__main__":
         explorer.first_page()
     except Exception as err:  # e.g. no GPU at start on a ZeroGPU Space: serve without it
         print(f"EBT Explorer: the first page loads its run on page load instead ({err})")
+    startup.finish()  # the page is built: freeze its objects, collect garbage again
     explorer.warm_up(WARM_UP_DELAY_S)  # the other tabs' first views, once the first page is up
     # head= puts the style and the plotly preload into the page config, which Gradio's script
     # adds to the document as it starts (style.install()'s copy only once the tab renders)
     demo.launch(max_file_size=MAX_UPLOAD_BYTES, head=style.head())
+else:  # imported (tests, `gradio app/main.py`, a Space): the page is built
+    startup.finish()

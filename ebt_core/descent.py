@@ -66,6 +66,9 @@ class DescentPolicy:
     langevin: std of Gaussian noise added to the state after each update.
     accept_lower_only: an update that raises a candidate's energy is undone (batch axis 0).
     tolerance: stop once every |ΔE| < tolerance (0 = run all steps).
+    freeze_settled: with a tolerance, each candidate (batch axis 0) also stops on its own: once
+        its |ΔE| < tolerance it is settled and no later update moves it (energy-aware stopping
+        per candidate, e.g. per image tile); the loop still ends when all have settled.
     evaluate_final: also evaluate the state after the last update (inference records it;
         training only needs the state, so it skips that forward pass).
     detach: cut the graph between steps (training, System 1).
@@ -77,6 +80,7 @@ class DescentPolicy:
     langevin: float = 0.0
     accept_lower_only: bool = False
     tolerance: float = 0.0
+    freeze_settled: bool = False
     evaluate_final: bool = True
     detach: bool = False
     create_graph: bool = False
@@ -196,7 +200,7 @@ def descend(
     whose `next_state` carries the descent on; fewer when the tolerance stops it early.
     Raises NonFiniteEnergyError as soon as an energy or its gradient is NaN or infinite.
     """
-    state, previous = start, None
+    state, previous, frozen_mask = start, None, None
     last = policy.steps if policy.evaluate_final else policy.steps - 1
     for index in range(last + 1):
         # 1. evaluate the state (the graph is cut first when training detaches steps)
@@ -215,10 +219,16 @@ def descend(
             and policy.tolerance > 0
             and bool(((step.energy - previous.energy).abs() < policy.tolerance).all())
         )
+        if policy.freeze_settled and previous is not None and policy.tolerance > 0:
+            now = (step.energy - previous.energy).abs() < policy.tolerance  # (B,)
+            frozen_mask = now if frozen_mask is None else frozen_mask | now
         if index < policy.steps and not settled:
             step.next_state = update(
                 step.state, step.grad, policy.step_size, policy.langevin, policy.generator
             )
+            if frozen_mask is not None:  # settled candidates keep their state
+                mask = frozen_mask.reshape(-1, *([1] * (step.state.dim() - 1)))
+                step.next_state = torch.where(mask, step.state, step.next_state)
         yield step
         if step.next_state is None:
             return

@@ -267,3 +267,42 @@ def test_context_ebt_training_reaches_the_level_embedding():
     assert torch.isfinite(loss) and stats["steps"] == 2
     assert model.t_embed[0].weight.grad.abs().sum() > 0
     assert model.patch_embed.weight.grad[:, 3:].abs().sum() > 0  # the noisy image's channels
+
+
+# --- energy-aware stopping per tile ----------------------------------------------------------
+
+
+def test_tiles_stop_once_their_energy_settles():
+    """DenoiseConfig.tolerance: tolerance 0 runs every step; a tolerance above every one-step
+    change ends the run after the first step; in between, tiles that settled keep their state
+    while the others go on, and the result is the same as stopping each tile by hand."""
+    model = context_ebt()
+    image = np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    every = ebt.denoise(model, image, ebt.DenoiseConfig(noise=0.2, steps=6, seed=0, tolerance=0))
+    assert len(every.frames) == 7
+    one = ebt.denoise(model, image, ebt.DenoiseConfig(noise=0.2, steps=6, seed=0, tolerance=1e3))
+    assert len(one.frames) == 2 and np.array_equal(one.frames[1], every.frames[1])
+    # per tile, by hand: the full trajectory, each tile cut at its first small |ΔE|
+    tiles = torch.randn(5, 3, 16, 16).clamp(-1, 1)
+    t = torch.tensor(40)
+    with torch.no_grad():
+        full = list(descent_trajectory(model, tiles, 6, 1.0, t=t))
+    states = torch.stack([s for s, _ in full])
+    deltas = torch.stack([e for _, e in full]).diff(dim=0).abs()  # (6, n)
+    tol = float(deltas[1].median())  # some tiles settle at step 2, others later
+    stop = [next((k + 1 for k in range(6) if deltas[k, i] < tol), 6) for i in range(5)]
+    assert len(set(stop)) > 1
+    with torch.no_grad():
+        frozen = list(descent_trajectory(model, tiles, 6, 1.0, t=t, tolerance=tol))
+    for i, k in enumerate(stop):
+        torch.testing.assert_close(frozen[-1][0][i], states[k][i])
+    assert len(frozen) == max(stop) + 1
+
+
+def test_tolerance_is_an_ebt_setting_and_checked():
+    dit = overlapping("image-dit")
+    image = np.zeros((16, 16, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="tolerance is an EBT setting"):
+        ebt.denoise(dit, image, ebt.DenoiseConfig(noise=0.1, steps=2, tolerance=0.01))
+    with pytest.raises(ValueError, match="tolerance must be"):
+        ebt.DenoiseConfig(tolerance=-1.0)

@@ -54,6 +54,15 @@ def test_psnr_chart_and_summary_put_the_ebt_beside_the_dit(runs):
     assert f"{run.psnr[-1]:.2f} dB" in text and "energy" in text
 
 
+def test_summary_says_when_every_tile_settled_before_the_last_step():
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    model = tiny_image_model()
+    early = ebt.denoise(model, image, ebt.DenoiseConfig(noise=0.2, steps=5, tolerance=1e3))
+    assert "stopped after 1 of 5 steps" in figures.summarize_denoise(early)
+    full = ebt.denoise(model, image, ebt.DenoiseConfig(noise=0.2, steps=5, tolerance=0))
+    assert len(full.frames) == 6 and "stopped" not in figures.summarize_denoise(full)
+
+
 def test_noise_zero_has_no_psnr_and_says_so():
     image = np.full((16, 16), 0.5, dtype=np.float32)
     run = ebt.denoise(tiny_image_model(), image, ebt.DenoiseConfig(noise=0, steps=1))

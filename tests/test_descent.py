@@ -150,6 +150,36 @@ def test_tolerance_stops_at_the_first_step_where_every_energy_settled():
     assert len(list(descend(x0, bowl(torch.zeros(D)), DescentPolicy(30, 0.5)))) == 31
 
 
+def test_freeze_settled_stops_each_candidate_on_its_own():
+    """Two candidates on the bowl, one already at the centre (ΔE = 0 from the first step) and
+    one far away: with freeze_settled the first never moves again while the second keeps
+    descending exactly as it would alone; the loop ends once both have settled."""
+    x0 = torch.stack([torch.zeros(D), torch.full((D,), 3.0)])
+    tol = 0.01
+    policy = DescentPolicy(30, 0.5, tolerance=tol, freeze_settled=True)
+    steps = list(descend(x0, bowl(torch.zeros(D)), policy))
+    for step in steps:
+        assert torch.equal(step.state[0], x0[0])  # settled at once: never moved
+    alone = list(descend(x0[1:], bowl(torch.zeros(D)), DescentPolicy(30, 0.5, tolerance=tol)))
+    assert len(steps) == len(alone) < 31
+    for step, ref in zip(steps, alone):
+        torch.testing.assert_close(step.state[1:], ref.state)
+
+
+def test_freeze_settled_keeps_a_settled_candidate_where_it_settled():
+    """A candidate whose one-step change fell below the tolerance stays at that state, even
+    though its gradient is not zero there; without freezing it keeps moving."""
+    x0 = torch.stack([torch.full((D,), 0.2), torch.full((D,), 5.0)])
+    e0 = 0.5 * (x0**2).sum(-1)
+    tol = float(0.75 * e0[0]) + 1e-6  # candidate 0 settles at the first ΔE, candidate 1 not
+    policy = DescentPolicy(6, 0.5, tolerance=tol, freeze_settled=True)
+    frozen = list(descend(x0, bowl(torch.zeros(D)), policy))
+    moving = list(descend(x0, bowl(torch.zeros(D)), DescentPolicy(6, 0.5, tolerance=tol)))
+    settled_state = x0[0] * 0.5  # after the one update before its ΔE was measured
+    assert all(torch.allclose(s.state[0], settled_state) for s in frozen[1:])
+    assert len(frozen) > 2 and not torch.allclose(moving[2].state[0], settled_state)
+
+
 def test_think_reports_the_steps_the_tolerance_left_it(model):
     settled = ebt.ThinkConfig(steps=6, samples=2, tolerance=1e6)  # every |ΔE| is below it
     for token in ebt.think(model, "1+1=", settled, max_new_tokens=3).tokens:

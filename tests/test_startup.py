@@ -168,3 +168,25 @@ def _first_page(page, url: str, run: dict) -> None:
     page.get_by_role("tab", name="Landscape", exact=True).click()
     page.wait_for_function(CHARTS, arg=2, timeout=60_000)  # contour and surface, on opening
     page.get_by_role("tab", name="Think", exact=True).click()
+
+
+def test_start_up_runs_without_the_garbage_collector_and_turns_it_back_on():
+    """app.startup pauses the cyclic collector while the app imports and builds its page, then
+    freezes what was made and collects again; a host that had it off keeps it off."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys; was = gc.isenabled()\n"
+        "if sys.argv[1] == 'off': gc.disable()\n"
+        "from app import startup\n"
+        "assert not gc.isenabled()\n"
+        "import app.main\n"  # imported: the page is built, the collector is back
+        "print(gc.isenabled(), gc.get_freeze_count() > 100_000)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    for host, expected in (("on", "True True"), ("off", "False False")):
+        out = subprocess.run([sys.executable, "-c", code, host], cwd=root, capture_output=True,
+                             text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.split("\n")[-2] == expected

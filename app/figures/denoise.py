@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 import ebt_core as ebt
+from ebt_core.image.denoise import DEFAULT_EBT_STEPS
 
 from .common import (
     _LAYOUT,
@@ -113,6 +114,9 @@ def summarize_denoise(*runs: ebt.DenoiseResult | None) -> str:
             part += f", PSNR {run.psnr[0]:.2f} → {run.psnr[-1]:.2f} dB"
         if run.energies is not None:
             part += f", energy {_fmt(run.energies[0])} → {_fmt(run.energies[-1])}"
+            asked, used = run.config.steps or DEFAULT_EBT_STEPS, len(run.frames) - 1
+            if used < asked:  # energy-aware stopping ended the run early (DenoiseConfig.tolerance)
+                part += f", stopped after {used} of {asked} steps (every tile's energy settled)"
         if run.seconds is not None:  # wall-clock beside PSNR: the cost of each result
             part += f", {run.seconds:.2f} s"
         parts.append(part)
