@@ -149,8 +149,8 @@ register(
         ),
     ],
 )  # fmt: skip
-SUM_PRESET = "3924+6477="  # scripts/answer_presets.py checks (and finds) these prompts
-BEST_OF_N_PRESET = "2967+2999="
+SUM_PRESET = "4545+6795="  # scripts/answer_presets.py checks (and finds) these prompts
+BEST_OF_N_PRESET = "990+12="
 SUDOKU_PRESET = "1...2..1......2.="
 register(
     "answers",  # the Think tab's whole-answer EBTs: the same link keys as "think"

@@ -186,7 +186,10 @@ def test_start_up_runs_without_the_garbage_collector_and_turns_it_back_on():
     )
     root = Path(__file__).resolve().parent.parent
     for host, expected in (("on", "True True"), ("off", "False False")):
-        out = subprocess.run([sys.executable, "-c", code, host], cwd=root, capture_output=True,
-                             text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        command = [sys.executable, "-c", code, host]
+        out = subprocess.run(
+            command, cwd=root, capture_output=True, text=True, timeout=300, env=env
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.split("\n")[-2] == expected

@@ -1,7 +1,8 @@
 """Train a whole-answer EBT (sums, 4×4 Sudoku) or its Transformer++ baseline from a recipe.
 
     python train/train_answer.py train/recipes/sum-transformer.json   # → checkpoints/<name>
-    python train/train_answer.py train/recipes/sum-ebt.json           # warm-starts from it
+    python train/train_answer.py train/recipes/sum-ebt-base.json --out runs/sum-ebt-base  # from it
+    (then sum-ebt-mirror.json --out runs/sum-ebt-mirror, then sum-ebt.json: README "Training")
     python train/train_answer.py train/recipes/sudoku-ebt.json --iters 20 --out /tmp/smoke
 
 Run from a checkout after `pip install -e .`. CPU by default, CUDA when present; torchrun for
