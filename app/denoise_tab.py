@@ -30,6 +30,7 @@ from app.inputs import (
     user_errors,
 )
 from app.runtime import Registry, compute
+from ebt_core.image.denoise import DEFAULT_EBT_TOLERANCE
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets/examples"
 # 3 DDIM passes: the same number of network passes as the EBT at its default 2 steps (2 steps +
@@ -213,7 +214,7 @@ class DenoiseTab:
         if not self.registry.image_ebts:
             gr.Markdown("**No image EBT checkpoint found**: train one (see README) to denoise.")
             return
-        gr.Markdown(INTRO.format(side=LIMITS["image_side"]))
+        gr.Markdown(INTRO.format(side=LIMITS["image_side"], tol=DEFAULT_EBT_TOLERANCE))
         self.guide_box = gr.Column()  # the guide (app/guide.py), filled when events are wired
         with gr.Row():
             inputs = self._controls()
@@ -318,9 +319,11 @@ class DenoiseTab:
 
 INTRO = """An **image EBT** gives a candidate photo an energy, reading the noisy photo and its noise
 level beside it, and denoises by gradient descent on the candidate's pixels from the noisy photo;
-a few steps suffice. The **DiT** baseline is a diffusion model of the same size sampled with DDIM.
-Noise is the diffusion level (both were trained on levels 0.01–0.5; 0 = your photo is already
-noisy, and both assume level 0.1). Photos larger than {side} pixels a side are downscaled."""
+a few steps suffice, and each tile stops once its energy settles (it changes by less than {tol:g}
+in a step), so "EBT steps" is an upper bound. The **DiT** baseline is a diffusion model of the
+same size sampled with DDIM. Noise is the diffusion level (both were trained on levels
+0.01–0.5; 0 = your photo is already noisy, and both assume level 0.1). Photos larger than {side}
+pixels a side are downscaled."""
 
 
 def _outputs() -> dict:

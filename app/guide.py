@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from ebt_core.image.denoise import DEFAULT_EBT_TOLERANCE
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -185,7 +187,8 @@ register(
         _denoise(
             "More steps",
             "With 8 steps allowed, each tile stops once its energy settles (it changes by "
-            "less than 0.002 in a step): the summary says when the run ended early, and the "
+            f"less than {DEFAULT_EBT_TOLERANCE:g} in a step): the summary says when the run "
+            "ended early, and the "
             "PSNR chart shows that the photo did not get worse.",
             "camera", noise=0.1, steps=8,
         ),
