@@ -45,6 +45,7 @@ def run(model, photo, config: ebt.DenoiseConfig) -> dict:
         "passes": result.passes,
         "seconds": seconds,
         "block": block_edge_ratio(result.result, patch),
+        "tile_steps": result.tile_steps,  # EBT: mean steps a tile moved (energy-aware stopping)
     }
 
 
@@ -73,6 +74,8 @@ def summarize(rows: list[dict]) -> dict:
         "noisy": mean([r["ebt"]["noisy"] for r in rows]),
         "ebt": mean([r["ebt"]["psnr"] for r in rows]),
         "ebt_4x": mean([r["ebt_4x"]["psnr"] for r in rows]),
+        "ebt_tile_steps": mean([r["ebt"]["tile_steps"] for r in rows]),
+        "ebt_4x_tile_steps": mean([r["ebt_4x"]["tile_steps"] for r in rows]),
         "ebt_passes": eq,
         "dit_equal": dit[eq],
         "dit_best": dit[best],
@@ -87,7 +90,10 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
-HEADER = "level  noisy    EBT  EBT4x  DiT=passes  DiT best (passes)  EBT s  DiT= s  block EBT/DiT"
+HEADER = (
+    "level  noisy    EBT  EBT4x  DiT=passes  DiT best (passes)  EBT s  DiT= s  block EBT/DiT"
+    "  tile steps EBT/EBT4x"
+)
 
 
 def line(level: float, s: dict) -> str:
@@ -97,6 +103,7 @@ def line(level: float, s: dict) -> str:
         f"{level:5.2f} {s['noisy']:6.2f} {s['ebt']:6.2f} {s['ebt_4x']:6.2f} "
         f"{s['dit_equal']:7.2f} ({s['ebt_passes']}) {best}"
         f"     {s['ebt_s']:6.2f} {s['dit_equal_s']:6.2f}   {block}"
+        f"  {s['ebt_tile_steps']:.2f}/{s['ebt_4x_tile_steps']:.2f}"
     )
 
 

@@ -282,6 +282,11 @@ def test_tiles_stop_once_their_energy_settles():
     assert len(every.frames) == 7
     one = ebt.denoise(model, image, ebt.DenoiseConfig(noise=0.2, steps=6, seed=0, tolerance=1e3))
     assert len(one.frames) == 2 and np.array_equal(one.frames[1], every.frames[1])
+    assert every.tile_steps == 6 and one.tile_steps == 1
+    assert ebt.DenoiseResult.from_dict(every.to_dict()).tile_steps == 6
+    assert (
+        ebt.denoise(overlapping("image-dit"), image, ebt.DenoiseConfig(steps=2)).tile_steps is None
+    )
     # per tile, by hand: the full trajectory, each tile cut at its first small |ΔE|
     tiles = torch.randn(5, 3, 16, 16).clamp(-1, 1)
     t = torch.tensor(40)

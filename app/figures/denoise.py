@@ -117,6 +117,8 @@ def summarize_denoise(*runs: ebt.DenoiseResult | None) -> str:
             asked, used = run.config.steps or DEFAULT_EBT_STEPS, len(run.frames) - 1
             if used < asked:  # energy-aware stopping ended the run early (DenoiseConfig.tolerance)
                 part += f", stopped after {used} of {asked} steps (every tile's energy settled)"
+            if run.tile_steps is not None and run.tile_steps < used:
+                part += f", a tile moved {run.tile_steps:.1f} steps on average"
         if run.seconds is not None:  # wall-clock beside PSNR: the cost of each result
             part += f", {run.seconds:.2f} s"
         parts.append(part)

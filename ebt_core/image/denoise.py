@@ -107,6 +107,8 @@ class DenoiseResult:
     level, timestep: the diffusion level of the start and its t.
     step_size: α used (EBT), else None.
     seconds: wall-clock of the run (noising, tiling, every pass, blending), None if unknown.
+    tile_steps: EBT: the mean number of steps a tile moved before it settled (energy-aware
+        stopping; at most len(frames) − 1); DiT: None.
     """
 
     frames: list[np.ndarray]
@@ -119,6 +121,7 @@ class DenoiseResult:
     step_size: float | None
     config: DenoiseConfig = field(default_factory=DenoiseConfig)
     seconds: float | None = None
+    tile_steps: float | None = None
 
     @property
     def result(self) -> np.ndarray:
@@ -138,6 +141,7 @@ class DenoiseResult:
             "step_size": self.step_size,
             "config": self.config.to_dict(),
             "seconds": self.seconds,
+            "tile_steps": self.tile_steps,
         }
 
     @classmethod
@@ -155,6 +159,7 @@ class DenoiseResult:
             step_size=data["step_size"],
             config=DenoiseConfig.from_dict(data["config"]),
             seconds=data.get("seconds"),
+            tile_steps=data.get("tile_steps"),
         )
 
 
@@ -288,9 +293,13 @@ def denoise(
     )
     # 3. run, blending every frame back to the input's size
     frames, energies, psnrs = [], [], []
+    moved, previous = torch.zeros(len(tiles)), None  # steps each tile moved (energy-aware stop)
     with frozen(model), torch.no_grad():  # ∇E is taken w.r.t. the tiles only
         device = model.alphas_cumprod.device
         for state, energy in _trajectory(model, tiles.to(device), config, t, gen):
+            if previous is not None:
+                moved += (state != previous).flatten(1).any(dim=1).cpu().float()
+            previous = state
             units = blend_tiles(state.cpu(), grid)  # (C', H, W)
             if grey_in_rgb_model:
                 units = units.mean(dim=0, keepdim=True)
@@ -310,4 +319,5 @@ def denoise(
         step_size=_step_size(model, config),
         config=config,
         seconds=time.perf_counter() - started,
+        tile_steps=float(moved.mean()) if is_ebt else None,
     )
