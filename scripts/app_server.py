@@ -23,17 +23,21 @@ def free_port() -> int:
 
 
 def start_app(
-    output=subprocess.DEVNULL, timeout: float | None = None, where: str = ""
+    output=subprocess.DEVNULL,
+    timeout: float | None = None,
+    where: str = "",
+    script: Path = ROOT / "app" / "main.py",
 ) -> tuple[subprocess.Popen, str, float]:
-    """Run the app on a free port; `output` receives its stdout and stderr (None = ours).
-    Returns the process, its URL and the seconds until the page was served. Exits with a
-    message (`where` says where its log is) if the app dies or misses `timeout` seconds."""
+    """Run the app (or another Gradio `script`) on a free port; `output` receives its stdout
+    and stderr (None = ours). Returns the process, its URL and the seconds until the page was
+    served. Exits with a message (`where` says where its log is) if the app dies or misses
+    `timeout` seconds."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app" / "main.py")],
+        [sys.executable, str(script)],
         env=env,
         cwd=ROOT,
         stdout=output,
@@ -54,11 +58,14 @@ def start_app(
 
 @contextmanager
 def running_app(
-    output=subprocess.DEVNULL, timeout: float | None = None, where: str = ""
+    output=subprocess.DEVNULL,
+    timeout: float | None = None,
+    where: str = "",
+    script: Path = ROOT / "app" / "main.py",
 ) -> Iterator[tuple[subprocess.Popen, str, float]]:
     """`start_app` for the length of a `with` block: (process, URL, seconds to first page);
     the app is stopped when the block ends, however it ends."""
-    proc, url, served = start_app(output, timeout, where)
+    proc, url, served = start_app(output, timeout, where, script)
     try:
         yield proc, url, served
     finally:

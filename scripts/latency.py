@@ -4,6 +4,7 @@
     python scripts/latency.py --repeats 9
     python scripts/latency.py --page-only     # only the start and the first complete page
     python scripts/latency.py --page-only --starts 5   # medians over 5 fresh starts
+    python scripts/latency.py --page-only --bare       # the floor: a bare Gradio page, 2 charts
 
 Targets (issue: Gradio explorer, 2 CPU cores): start to first page ≤ 15 s, /think on an example
 ≤ 1.5 s, /landscape at resolution 41 ≤ 2 s, /denoise of a 256×256 image ≤ 3 s; issue 13:
@@ -127,7 +128,15 @@ def main() -> None:
     parser.add_argument(
         "--page-only", action="store_true", help="time the start and the first page only"
     )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="time scripts/bare_page.py (Gradio + two Plotly charts, nothing else) instead "
+        "of the app: the floor under the first page on this machine (implies --page-only)",
+    )
     args = parser.parse_args()
+    args.page_only = args.page_only or args.bare
+    script = Path(__file__).with_name("bare_page.py") if args.bare else None
     if args.repeats < 1 or args.starts < 1:
         parser.error(f"--repeats and --starts must be >= 1, got {args.repeats}, {args.starts}")
     from playwright.sync_api import sync_playwright
@@ -135,7 +144,7 @@ def main() -> None:
     pages, report = [], {}
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
         for start in range(args.starts):
-            with running_app() as (_, url, start_s):
+            with running_app(**({"script": script} if script else {})) as (_, url, start_s):
                 browser = pw.chromium.launch(executable_path=CHROMIUM)  # fresh: no cached assets
                 pages.append({"start_to_page_s": start_s, **first_complete_page(url, start_s,
                               browser)})  # fmt: skip
