@@ -168,10 +168,13 @@ class PointViewer:
         private = dict(api_visibility="private", concurrency_limit=1,
                        concurrency_id=f"{id(w)}-viewer")  # fmt: skip
         shown = [w.picture, w.contour, w.surface, w.summary]
-        w.step.input(self.show_step, [w.view, w.step], shown, trigger_mode="always_last", **private)
-        w.play.click(self.play, [w.view, w.step], [w.timer, w.step, *shown], **private)
-        w.pause.click(lambda: gr.Timer(active=False), None, w.timer, **private)
-        w.timer.tick(self.tick, [w.view, w.step], [w.timer, w.step, *shown], **private)
+        # the animation's frames show no loading overlay: an overlay over the picture would
+        # swallow a click meant to start a new descent (the picture is busy every tick)
+        quiet = dict(private, show_progress="hidden")
+        w.step.input(self.show_step, [w.view, w.step], shown, trigger_mode="always_last", **quiet)
+        w.play.click(self.play, [w.view, w.step], [w.timer, w.step, *shown], **quiet)
+        w.pause.click(lambda: gr.Timer(active=False), None, w.timer, **quiet)
+        w.timer.tick(self.tick, [w.view, w.step], [w.timer, w.step, *shown], **quiet)
         w.picture.select(self.click, [w.view, trained], [w.timer, *w.outputs], **private)
 
     @staticmethod

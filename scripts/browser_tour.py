@@ -136,7 +136,7 @@ def points_tab(page, shots: Path) -> dict:
     _wait_idle(page)
     page.locator("#points-summary").get_by_text("True mode(s)").wait_for(timeout=30_000)
     page.get_by_role("button", name="▶ Play").last.click()
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(200)  # click while it plays: the frames must not swallow the click
     clicked = _click_picture(page, "points")
     page.wait_for_timeout(800)
     page.screenshot(path=str(shots / "points-landscape.png"), full_page=True)
