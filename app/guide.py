@@ -188,8 +188,7 @@ register(
             "More steps",
             "With 8 steps allowed, each tile stops once its energy settles (it changes by "
             f"less than {DEFAULT_EBT_TOLERANCE:g} in a step): the summary says when the run "
-            "ended early, and the "
-            "PSNR chart shows that the photo did not get worse.",
+            "ended early, and the PSNR chart shows that the photo did not get worse.",
             "camera", noise=0.1, steps=8,
         ),
         _denoise(

@@ -214,14 +214,12 @@ def descend(
         if policy.accept_lower_only and previous is not None:
             step = _keep_lower(step, previous)
         # 3. stop at the last step, or once every candidate's energy has settled
-        settled = (
-            previous is not None
-            and policy.tolerance > 0
-            and bool(((step.energy - previous.energy).abs() < policy.tolerance).all())
-        )
-        if policy.freeze_settled and previous is not None and policy.tolerance > 0:
-            now = (step.energy - previous.energy).abs() < policy.tolerance  # (B,)
-            frozen_mask = now if frozen_mask is None else frozen_mask | now
+        below = None  # (B,): which candidates' |ΔE| fell under the tolerance this step
+        if previous is not None and policy.tolerance > 0:
+            below = (step.energy - previous.energy).abs() < policy.tolerance
+        settled = below is not None and bool(below.all())
+        if policy.freeze_settled and below is not None:
+            frozen_mask = below if frozen_mask is None else frozen_mask | below
         if index < policy.steps and not settled:
             step.next_state = update(
                 step.state, step.grad, policy.step_size, policy.langevin, policy.generator

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app_server import running_app
+from app_server import ROOT, running_app
 
 from app.payloads import request
 
@@ -136,7 +136,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.page_only = args.page_only or args.bare
-    script = Path(__file__).with_name("bare_page.py") if args.bare else None
+    script = Path(__file__).with_name("bare_page.py") if args.bare else ROOT / "app" / "main.py"
     if args.repeats < 1 or args.starts < 1:
         parser.error(f"--repeats and --starts must be >= 1, got {args.repeats}, {args.starts}")
     from playwright.sync_api import sync_playwright
@@ -144,7 +144,7 @@ def main() -> None:
     pages, report = [], {}
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
         for start in range(args.starts):
-            with running_app(**({"script": script} if script else {})) as (_, url, start_s):
+            with running_app(script=script) as (_, url, start_s):
                 browser = pw.chromium.launch(executable_path=CHROMIUM)  # fresh: no cached assets
                 pages.append({"start_to_page_s": start_s, **first_complete_page(url, start_s,
                               browser)})  # fmt: skip

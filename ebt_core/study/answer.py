@@ -170,9 +170,8 @@ def main(argv=None) -> dict:
     if args.n is not None and not 1 <= args.n <= 5000:
         p.error(f"--n must be in [1, 5000], got {args.n}")
     n, t0 = args.n or (40 if args.quick else 300), time.time()
-    results = {"n": n, "tasks": {}}
+    results, log = {"n": n, "tasks": {}}, lambda m: print(m, flush=True)
     for name in args.tasks.split(","):
-        log = lambda m: print(m, flush=True)
         results["tasks"][name] = measure_task(name, n, log, args.baseline)
     results["seconds"] = round(time.time() - t0, 1)
     write_report(results, Path(args.out))
