@@ -12,7 +12,7 @@ import ebt_core as ebt
 from ebt_core.descent import DescentPolicy, autograd_energy_and_grad, descend
 from ebt_core.image.ddim import ddim_step
 from ebt_core.image.denoise import descent_trajectory
-from ebt_core.image.model import noise_schedule
+from ebt_core.image.model import noise_schedule, timestep_embedding
 from ebt_core.image.quality import block_edge_ratio
 from ebt_core.image.tiles import blend_tiles, split_tiles
 from ebt_core.image.training import ImageRecipe, ebt_loss, training_timesteps
@@ -135,6 +135,26 @@ def test_log_uniform_levels_give_low_noise_as_much_room_as_high():
     t = training_timesteps(recipe, 20000, 1000, torch.Generator().manual_seed(0))
     assert int(t.min()) == 9 and int(t.max()) == 499
     assert float((t < 70).float().mean()) == pytest.approx(0.5, abs=0.02)
+
+
+def test_dit_trains_at_the_ebts_levels_when_asked(monkeypatch):
+    """train_level_min > 0: the DiT's timesteps come from `training_timesteps` (log-uniform
+    here: half of them below level 0.07); without it, uniform over 0..t(train_level)."""
+    from ebt_core.image import training
+
+    model = overlapping("image-dit")
+    clean = torch.zeros(4000, 3, 16, 16)
+    seen = []
+    record = lambda noisy, t: seen.append(t) or torch.zeros_like(noisy)  # ε̂ = 0
+    monkeypatch.setattr(model, "forward", record)
+    grey = torch.zeros(4000, dtype=torch.bool)
+    log = ImageRecipe(kind="image-dit", train_level=0.5, train_level_min=0.01, log_levels=True)
+    uniform = ImageRecipe(kind="image-dit", train_level=0.5)
+    for recipe, low_share in ((log, 0.5), (uniform, 0.14)):
+        training.dit_loss(model, clean, grey, recipe, torch.Generator().manual_seed(0))
+        t = seen[-1]
+        assert float((t < 70).float().mean()) == pytest.approx(low_share, abs=0.03)
+    assert int(seen[0].min()) >= 9 and int(seen[1].min()) < 9
 
 
 def test_relative_loss_counts_every_level_alike():
@@ -311,3 +331,113 @@ def test_tolerance_is_an_ebt_setting_and_checked():
         ebt.denoise(dit, image, ebt.DenoiseConfig(noise=0.1, steps=2, tolerance=0.01))
     with pytest.raises(ValueError, match="tolerance must be"):
         ebt.DenoiseConfig(tolerance=-1.0)
+
+
+# --- the resize head and the denoiser energy -------------------------------------------------
+
+
+def test_resize_head_upsamples_tokens_to_ramps_not_blocks():
+    """Token values that grow by 1 per patch column become pixels that grow by 1/4 per pixel
+    column, across patch edges as inside them (bilinear kinks sit at patch centres)."""
+    dit = overlapping("image-dit", head="resize")
+    columns = torch.arange(4.0).repeat(4)  # token (row, col) → col, row-major on a 4×4 grid
+    up = dit.noise_head.upsample(columns[None, :, None], 16)[0, 0]  # (16, 16)
+    steps = up.diff(dim=1)[:, 2:-2]  # away from the clamped border pixels
+    torch.testing.assert_close(steps, torch.full_like(steps, 0.25))
+    assert bool((up.diff(dim=0) == 0).all())
+
+
+@pytest.mark.parametrize("kind", ["image-ebt", "image-dit"])
+def test_resize_head_models_start_at_zero_output_and_round_trip(kind, tmp_path):
+    options = {"head": "resize", "window": True}
+    if kind == "image-ebt":
+        options.update(context=True, energy="denoiser")
+    torch.manual_seed(0)
+    config = ebt.ImageModelConfig(**{**TINY, "kind": kind, "overlap": 2, **options})
+    fresh = (ebt.ImageEBT if kind == "image-ebt" else ebt.ImageDiT)(config)
+    x, y = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
+    t = torch.tensor([50, 200])
+    if kind == "image-dit":
+        assert bool((fresh(y, t) == 0).all())  # ε̂ ≡ 0 at init
+    else:  # g ≡ y at init: E = ½‖x̂ − y‖² per patch, averaged over the patches
+        expected = 0.5 * (x - y).square().sum(dim=(1, 2, 3)) / config.n_patches
+        torch.testing.assert_close(fresh.energy(x, y, t), expected)
+    model = overlapping(kind, **options)
+    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    denoise_config = ebt.DenoiseConfig(noise=0.1, steps=2, seed=0)
+    out = ebt.denoise(model, image, denoise_config)
+    assert out.result.shape == (37, 53, 3)
+    ebt.save(model, tmp_path / kind)
+    again = ebt.denoise(ebt.load(tmp_path / kind), image, denoise_config)
+    assert all(np.array_equal(a, b) for a, b in zip(out.frames, again.frames))
+
+
+def test_denoiser_energy_is_the_distance_to_the_models_own_estimate():
+    model = overlapping("image-ebt", window=True, context=True, energy="denoiser", head="resize")
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(2, 3, 16, 16, generator=g) * 2 - 1, torch.rand(2, 3, 16, 16, generator=g)
+    t = torch.tensor([50, 300])
+    cond = model.cond + model.t_embed(timestep_embedding(t, 32))  # (2, D)
+    features = model.features(torch.cat([x, y], dim=1), cond)
+    estimate = y + model.to_pixels(model.energy_head, features, y)  # g = y + h
+    expected = 0.5 * (x - estimate).square().sum(dim=(1, 2, 3)) / model.config.n_patches
+    torch.testing.assert_close(model.energy(x, y, t), expected)
+    assert bool((model.patch_energies(x, y, t) >= 0).all())
+    assert not torch.allclose(model.energy(x, y, t), model.energy(x, y.flip(0), t))
+
+
+def test_resize_head_and_denoiser_energy_are_checked():
+    base = {**TINY, "overlap": 2}
+    for options, match in (
+        ({"energy": "denoiser"}, "needs context"),
+        ({"head": "upsample"}, "head must be one of"),
+        ({"head": "resize", "head_channels": 0}, "head_channels"),
+        ({"head": "resize", "context": True}, "energy 'residual' or 'denoiser'"),
+        ({"head": "resize", "energy": "residual"}, "needs context"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            ebt.ImageModelConfig(**{**base, **options})
+    model = overlapping("image-dit", head="resize")
+    with pytest.raises(ValueError, match="reads the noisy image"):
+        model.to_pixels(model.noise_head, torch.zeros(1, 16, 32))
+
+
+def test_denoiser_energy_training_reaches_the_pixel_head():
+    model = overlapping("image-ebt", window=True, context=True, energy="denoiser", head="resize")
+    recipe = ImageRecipe(batch=3, steps_min=2, steps_max=2, train_level_min=0.01, log_levels=True,
+                         detach=False)  # fmt: skip
+    clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    loss, _ = ebt_loss(model.train(), clean, torch.zeros(3, dtype=torch.bool), recipe,
+                       torch.Generator().manual_seed(0))  # fmt: skip
+    loss.backward()
+    assert torch.isfinite(loss)
+    for name in ("energy_head.last.weight", "energy_head.conv.weight", "energy_head.proj.weight"):
+        assert model.get_parameter(name).grad.abs().sum() > 0, name
+
+
+def test_estimate_objective_regresses_the_estimate_with_one_backward():
+    """objective 'estimate': the loss is the (relative) MSE of g(x̂, y, ℓ) against the clean
+    crop; training on it lowers that loss on the same batch, and it is a denoiser-only option."""
+    model = overlapping("image-ebt", window=True, context=True, energy="denoiser", head="resize")
+    recipe = ImageRecipe(batch=4, train_level_min=0.01, log_levels=True, relative_loss=True,
+                         objective="estimate", model={"energy": "denoiser"})  # fmt: skip
+    clean = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    grey = torch.zeros(4, dtype=torch.bool)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(20):
+        loss, stats = ebt_loss(model.train(), clean, grey, recipe, torch.Generator().manual_seed(0))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0] and "steps" not in stats
+    assert model.alpha.grad is None or float(model.alpha.grad) == 0  # no descent: α untouched
+    with pytest.raises(ValueError, match="objective"):
+        ImageRecipe(objective="estimate")  # the linear energy has no estimate
+    with pytest.raises(ValueError, match="objective must be"):
+        ImageRecipe(objective="regress")
+    with pytest.raises(ValueError, match="self_condition"):
+        ImageRecipe(self_condition=1.5)
+    with pytest.raises(ValueError, match="estimate"):
+        context_ebt().estimate(clean, clean, torch.zeros(4, dtype=torch.long))

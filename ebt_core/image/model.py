@@ -10,7 +10,12 @@ the modulation and what the head reads out (reference §4):
 - ImageDiT: the modulation comes from a sinusoidal timestep embedding; a per-patch linear head
   predicts the noise ε. Sampled with DDIM (see image/ddim.py).
 
-Heads and modulations are zero-initialised, so E ≡ 0 (and ε̂ ≡ 0) at init. Attention is written
+With `energy="denoiser"` the EBT's head un-embeds to pixels too, and the energy is the distance
+from the candidate to the model's own estimate of the clean image, ½‖x̂ − g(x̂, y, ℓ)‖²; with
+`head="resize"` both models un-embed at pixel resolution (no patch grid in their outputs).
+
+Heads and modulations are zero-initialised, so E ≡ 0 (and ε̂ ≡ 0) at init (the denoiser
+energy: g ≡ y). Attention is written
 with plain matmuls: EBT training differentiates through ∇E (double backward).
 """
 
@@ -27,7 +32,8 @@ from ..config import _BackboneConfig, _check_float, _check_int, check_backbone
 from ..layers import LearnedStepSize, SwiGLU
 
 IMAGE_KINDS = ("image-ebt", "image-dit")
-ENERGY_HEADS = ("linear", "residual")
+ENERGY_HEADS = ("linear", "residual", "denoiser")
+PIXEL_HEADS = ("patch", "resize")
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,25 @@ class ImageModelConfig(_BackboneConfig):
     energy: the EBT's head. "linear": a bias-free Linear(D→1) per patch (reference §4).
         "residual": the head un-embeds to pixels like the DiT's noise head, giving a residual
         r(x) (what the model would remove), and a patch's energy is ½‖r‖² over its pixels: E ≥ 0,
-        0 where nothing is left to remove, and ∇E ≈ r near the image manifold. Unused by the DiT.
+        0 where nothing is left to remove, and ∇E ≈ r near the image manifold.
+        "denoiser": E = ½‖x̂ − g‖² with g = y + h(x̂, y, ℓ) the model's own estimate of the clean
+        image (h through the pixel head, like the DiT's noise): the energy measures how far the
+        candidate is from what the model, reading the candidate, would make of it (the energy
+        parameterisation of Salimans & Ho, 2021, "Should EBMs model the energy or the score?").
+        ∇E = (x̂ − g) − J_gᵀ(x̂ − g), so one step of α = n_patches jumps near g and later steps
+        refine it. Needs `context`. Unused by the DiT.
     overlap: pixels by which each patch's embedding (and the DiT's un-embedding) reaches into
         its neighbours on every side: a (patch + 2·overlap)² convolution with stride `patch`.
         0 = the plain per-patch linear map, whose outputs (and the EBT's ∇E) jump at every
         patch edge: a block mosaic. Overlapping patches blend across the edges.
+    head: how patch features become pixels (the DiT's noise, the EBT's residual/denoiser).
+        "patch": the transpose of the patch embedding (per-patch linear, or with overlap the
+        windowed transposed convolution) — its outputs still step at patch edges. "resize": the
+        features, projected to `head_channels`, are upsampled bilinearly to pixel resolution,
+        joined by the noisy image, and go through two 3×3 convolutions (GELU between): a
+        pixel-resolution path with no patch grid in it (resize-convolution rather than a
+        strided transpose, as Odena et al. 2016 advise against checkerboards).
+    head_channels: width of the "resize" head.
     window: multiply those overlapping kernels by a fixed separable tent that falls to ~0 at
         their borders (with overlap = patch/2 the tents of neighbouring patches sum to 1), so a
         patch's contribution fades out instead of stopping at an edge: no block steps.
@@ -65,6 +85,8 @@ class ImageModelConfig(_BackboneConfig):
     overlap: int = 0
     window: bool = False
     context: bool = False
+    head: str = "patch"
+    head_channels: int = 32
     channels: int = 3
     n_layer: int = 4
     n_head: int = 4
@@ -92,6 +114,15 @@ class ImageModelConfig(_BackboneConfig):
             raise ValueError("context is an image-ebt option and needs overlap > 0")
         if self.energy not in ENERGY_HEADS:
             raise ValueError(f"energy must be one of {ENERGY_HEADS}, got {self.energy!r}")
+        if self.energy == "denoiser" and not self.context:
+            raise ValueError("energy='denoiser' needs context (its estimate starts from y)")
+        if self.head not in PIXEL_HEADS:
+            raise ValueError(f"head must be one of {PIXEL_HEADS}, got {self.head!r}")
+        _check_int("head_channels", self.head_channels, 1, 1024)
+        if self.head == "resize" and self.kind == "image-ebt" and self.energy == "linear":
+            raise ValueError("head='resize' is for pixel outputs: energy 'residual' or 'denoiser'")
+        if self.head == "resize" and self.kind == "image-ebt" and not self.context:
+            raise ValueError("head='resize' reads the noisy image: the image-ebt needs context")
         if self.channels not in (1, 3) or isinstance(self.channels, bool):
             raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
         check_backbone(self.n_layer, self.n_head, self.d_model, self.mlp_ratio)
@@ -186,6 +217,39 @@ class AdaLNBlock(nn.Module):
         return x + gate2[:, None] * self.mlp(_modulate(_norm(x), shift2, scale2))
 
 
+class ResizeHead(nn.Module):
+    """Patch features → pixels at pixel resolution: Linear(D → h) per patch, bilinear ×patch
+    upsampling (its kinks sit at patch centres, not edges), the noisy image joined as C more
+    channels, then 3×3 conv (h+C → h), GELU, 3×3 conv (h → C). The last conv is the one that
+    is zero-initialised (`last`)."""
+
+    def __init__(self, d_model: int, channels: int, patch: int, hidden: int) -> None:
+        super().__init__()
+        self.patch = patch
+        self.proj = nn.Linear(d_model, hidden)
+        self.conv = nn.Conv2d(hidden + channels, hidden, 3, padding=1)
+        self.last = nn.Conv2d(hidden, channels, 3, padding=1)
+
+    def upsample(self, tokens: torch.Tensor, side: int) -> torch.Tensor:
+        """tokens (B, N, h) on a square grid → (B, h, side, side), bilinear."""
+        g = side // self.patch
+        grid = tokens.transpose(1, 2).reshape(len(tokens), -1, g, g)  # (B, h, g, g)
+        return F.interpolate(grid, scale_factor=self.patch, mode="bilinear", align_corners=False)
+
+    def forward(self, features: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+        """features (B, N, D), noisy (B, C, side, side) with N = (side/patch)² → like noisy."""
+        up = self.upsample(self.proj(features), noisy.shape[-1])
+        return self.last(F.gelu(self.conv(torch.cat([up, noisy], dim=1))))
+
+
+def _zero_output(head: nn.Module) -> None:
+    """Zero the layer that writes a pixel head's output (E or ε̂ starts at its reference)."""
+    last = head.last if isinstance(head, ResizeHead) else head
+    nn.init.zeros_(last.weight)
+    if last.bias is not None:
+        nn.init.zeros_(last.bias)
+
+
 class _PatchBackbone(nn.Module):
     """Patch embedding + learned positions + adaLN blocks + a modulated final norm."""
 
@@ -255,16 +319,26 @@ class _PatchBackbone(nn.Module):
         return grid.flatten(2).transpose(1, 2)  # (B, D, g, g) → (B, N, D)
 
     def pixel_head(self) -> nn.Module:
-        """A head from patch features to pixels: the transpose of the overlapping embedding
-        (neighbouring patches blend), or a per-patch Linear(D → C·p²) without overlap."""
+        """A head from patch features to pixels (config.head): a `ResizeHead`; or the transpose
+        of the overlapping embedding (neighbouring patches blend), or a per-patch
+        Linear(D → C·p²) without overlap."""
         c = self.config
         p, o = c.patch, c.overlap
+        if c.head == "resize":
+            return ResizeHead(c.d_model, c.channels, c.patch, c.head_channels)
         if o:
             return nn.ConvTranspose2d(c.d_model, c.channels, p + 2 * o, p, padding=o)
         return nn.Linear(c.d_model, c.patch_dim)
 
-    def to_pixels(self, head: nn.Module, features: torch.Tensor) -> torch.Tensor:
-        """features (B, N, D) through a `pixel_head` → (B, C, crop, crop)."""
+    def to_pixels(
+        self, head: nn.Module, features: torch.Tensor, noisy: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """features (B, N, D) through a `pixel_head` → (B, C, crop, crop). The "resize" head
+        also reads the noisy image (B, C, crop, crop)."""
+        if isinstance(head, ResizeHead):
+            if noisy is None:
+                raise ValueError("the resize head reads the noisy image: pass it")
+            return head(features, noisy)
         if isinstance(head, nn.Linear):
             return self.unpatchify(head(features))
         c = self.config
@@ -291,14 +365,17 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
         if config.context:  # the noise level's timestep, as the DiT's
             D = config.d_model
             self.t_embed = nn.Sequential(nn.Linear(D, D), nn.SiLU(), nn.Linear(D, D))
-        if config.energy == "residual":
+        if config.energy in ("residual", "denoiser"):
             self.energy_head = self.pixel_head()
         else:
             self.energy_head = nn.Linear(config.d_model, 1, bias=False)
         self._init_weights()
         if config.energy == "residual":  # E = ½‖r‖² is flat at r ≡ 0: start small, not zero
-            nn.init.normal_(self.energy_head.weight, std=1e-3)
-            nn.init.zeros_(self.energy_head.bias)
+            last = self.energy_head.last if config.head == "resize" else self.energy_head
+            nn.init.normal_(last.weight, std=1e-3)
+            nn.init.zeros_(last.bias)
+        elif config.energy == "denoiser":  # g ≡ y at init: E = ½‖x̂ − y‖², ∇E = 0 at the start
+            _zero_output(self.energy_head)
         else:
             nn.init.zeros_(self.energy_head.weight)  # E ≡ 0 at init; α·∇E still trains (§4)
         self._init_step_size(config.step_size, config.learn_step_size)
@@ -324,8 +401,25 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
         features = self.features(candidate_in, cond)  # (B, N, D)
         if self.config.energy == "linear":
             return self.energy_head(features).squeeze(-1)
-        residual = self.to_pixels(self.energy_head, features)  # (B, C, crop, crop)
+        residual = self.to_pixels(self.energy_head, features, noisy)  # (B, C, crop, crop)
+        if self.config.energy == "denoiser":  # x̂ − g with g = y + h: the distance to the estimate
+            residual = candidate - (noisy + residual)
         return 0.5 * self.patchify(residual.square()).sum(dim=-1)  # ½‖r‖² per patch
+
+    def estimate(
+        self, candidate: torch.Tensor, noisy: torch.Tensor, t: torch.Tensor
+    ) -> torch.Tensor:
+        """The "denoiser" energy's estimate g(x̂, y, ℓ) = y + h (B, C, crop, crop): where the
+        energy would put its minimum if g did not move with x̂."""
+        if self.config.energy != "denoiser":
+            raise ValueError(
+                f"only the 'denoiser' energy has an estimate, not {self.config.energy!r}"
+            )
+        self._check_shape(candidate)
+        self._check_shape(noisy)
+        cond = self.cond + self.t_embed(timestep_embedding(t, self.config.d_model))  # (B, D)
+        features = self.features(torch.cat([candidate, noisy], dim=1), cond)
+        return noisy + self.to_pixels(self.energy_head, features, noisy)
 
     def energy(
         self,
@@ -356,10 +450,9 @@ class ImageDiT(_PatchBackbone):
         self.t_embed = nn.Sequential(nn.Linear(D, D), nn.SiLU(), nn.Linear(D, D))
         self.noise_head = self.pixel_head()
         self._init_weights()
-        nn.init.zeros_(self.noise_head.weight)
-        nn.init.zeros_(self.noise_head.bias)
+        _zero_output(self.noise_head)
 
     def forward(self, noisy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """noisy (B, C, crop, crop), t (B,) integer steps → predicted noise (B, C, crop, crop)."""
         cond = self.t_embed(timestep_embedding(t, self.config.d_model))  # (B, D)
-        return self.to_pixels(self.noise_head, self.features(noisy, cond))
+        return self.to_pixels(self.noise_head, self.features(noisy, cond), noisy)

@@ -6,7 +6,8 @@ candidate and the clean crop, so the loss backpropagates through ∇E (second or
 `train_level_min` > 0 every crop gets its own level, uniform in [train_level_min, train_level];
 `relative_loss` divides each crop's loss by its noise variance 1 − ᾱ, so every level counts alike
 (as PSNR gains do) instead of the noisiest crops dominating. DiT: MSE between predicted and true
-noise, with t drawn uniformly from the low-noise part of the schedule (levels ≤ `train_level`).
+noise, with t drawn uniformly from the low-noise part of the schedule (levels ≤ `train_level`),
+or at the EBT's per-crop levels when `train_level_min` > 0.
 """
 
 from __future__ import annotations
@@ -36,11 +37,16 @@ class ImageRecipe(Recipe):
     denoise: dict = field(default_factory=dict)  # the checkpoint's default DenoiseConfig
     alpha_lr_mult: float = 1000.0  # α lives in the thousands: let Adam move it ~1 per step
     train_level: float = ID_LEVEL  # EBT: the level of every training input; DiT: the top level
-    train_level_min: float = 0.0  # EBT: > 0 = per-crop levels, uniform in [this, train_level]
-    log_levels: bool = False  # EBT: per-crop levels log-uniform instead (as many low as high)
+    train_level_min: float = 0.0  # > 0 = per-crop levels, uniform in [this, train_level]
+    log_levels: bool = False  # per-crop levels log-uniform instead (as many low as high)
     init_from: str = ""  # a checkpoint of the same kind and architecture to fine-tune
     relative_loss: bool = False  # EBT: each crop's loss ÷ its noise variance 1 − ᾱ
     eval_passes: int = 5  # DiT: DDIM passes of the held-out evaluation
+    # EBT: "descent" = the loss on every unrolled step (reference §4); "estimate" (energy
+    # "denoiser" only) = regress its estimate g(x̂, y, ℓ) on the clean crop, with x̂ = y or, for a
+    # `self_condition` share of the crops, x̂ = g(y, y, ℓ) (no graph): one backward, no ∇E
+    objective: str = "descent"
+    self_condition: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -50,6 +56,12 @@ class ImageRecipe(Recipe):
             raise ValueError(
                 f"train_level_min must be in [0, train_level], got {self.train_level_min}"
             )
+        if self.objective not in ("descent", "estimate"):
+            raise ValueError(f"objective must be 'descent' or 'estimate', got {self.objective!r}")
+        if not 0.0 <= self.self_condition <= 1.0:
+            raise ValueError(f"self_condition must be in [0, 1], got {self.self_condition}")
+        if self.objective == "estimate" and self.model.get("energy") != "denoiser":
+            raise ValueError("objective 'estimate' trains the 'denoiser' energy: set model.energy")
         if self.eval_passes < 1:
             raise ValueError(f"eval_passes must be >= 1, got {self.eval_passes}")
         DenoiseConfig.from_dict(self.denoise)  # fail at load time, not after training
@@ -75,6 +87,8 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
     abar = model.alphas_cumprod[t]  # (B,)
     noisy, _ = add_noise(clean, abar, gen, grey)  # (B, C, crop, crop)
     weight = 1 / (1 - abar) if recipe.relative_loss else torch.ones_like(abar)  # (B,)
+    if recipe.objective == "estimate":
+        return _estimate_loss(model, clean, noisy, t, weight, recipe, gen)
     steps = int(torch.randint(recipe.steps_min, recipe.steps_max + 1, (), generator=gen))
     alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (len(clean), 1, 1, 1), gen)
     energy_fn = lambda x, _: model.energy(x, noisy, t)  # y and ℓ are read only with `context`
@@ -93,10 +107,37 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
     return loss, stats
 
 
+def _estimate_loss(model: ImageEBT, clean, noisy, t, weight, recipe: ImageRecipe, gen):
+    """MSE between the denoiser energy's estimate g(x̂, y, ℓ) and the clean crop, each crop's
+    ÷ its noise variance with `relative_loss`; x̂ = y, or g(y, y, ℓ) for a `self_condition`
+    share of the crops (what the descent's first step reaches, roughly)."""
+    candidate = noisy
+    chosen = torch.rand(len(clean), generator=gen) < recipe.self_condition  # (B,)
+    if chosen.any():
+        with torch.no_grad():
+            first = model.estimate(noisy[chosen], noisy[chosen], t[chosen])
+        candidate = noisy.clone()
+        candidate[chosen] = first
+    estimate = model.estimate(candidate, noisy, t)
+    per_crop = (estimate - clean).square().flatten(1).mean(1)  # (B,)
+    loss = (per_crop * weight).mean()
+    stats = {
+        "loss": loss.item(),
+        "psnr_noisy": psnr(noisy, clean).mean().item(),
+        "psnr": psnr(estimate.detach().clamp(-1, 1), clean).mean().item(),
+    }
+    return loss, stats
+
+
 def dit_loss(model: ImageDiT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
-    """Noise-prediction MSE at t ~ U{0..t(train_level)}. Returns (loss, stats)."""
-    t_max = level_to_timestep(recipe.train_level, model.config.timesteps)
-    t = torch.randint(0, t_max + 1, (clean.shape[0],), generator=gen).to(clean.device)  # (B,)
+    """Noise-prediction MSE at t ~ U{0..t(train_level)}, or with train_level_min > 0 at the
+    EBT's levels (`training_timesteps`: uniform or log-uniform). Returns (loss, stats)."""
+    if recipe.train_level_min > 0:
+        t = training_timesteps(recipe, len(clean), model.config.timesteps, gen)
+    else:
+        t_max = level_to_timestep(recipe.train_level, model.config.timesteps)
+        t = torch.randint(0, t_max + 1, (clean.shape[0],), generator=gen)
+    t = t.to(clean.device)  # (B,)
     noisy, eps = add_noise(clean, model.alphas_cumprod[t], gen, grey)
     predicted = model(noisy, t)  # (B, C, crop, crop)
     loss = F.mse_loss(predicted, eps)
