@@ -318,7 +318,8 @@ class DenoiseTab:
 
 
 INTRO = """An **image EBT** gives a candidate photo an energy, reading the noisy photo and its noise
-level beside it, and denoises by gradient descent on the candidate's pixels from the noisy photo;
+level beside it (the energy is how far the candidate is from what the model, reading it, would
+make of it), and denoises by gradient descent on the candidate's pixels from the noisy photo;
 a few steps suffice, and each tile stops once its energy settles (it changes by less than {tol:g}
 in a step), so "EBT steps" is an upper bound. The **DiT** baseline is a diffusion model of the
 same size sampled with DDIM. Noise is the diffusion level (both were trained on levels
