@@ -441,3 +441,22 @@ def test_estimate_objective_regresses_the_estimate_with_one_backward():
         ImageRecipe(self_condition=1.5)
     with pytest.raises(ValueError, match="estimate"):
         context_ebt().estimate(clean, clean, torch.zeros(4, dtype=torch.long))
+
+
+def test_noise_form_estimate_reads_the_head_as_the_dit_reads_its_noise():
+    """estimate_form 'noise': g = (y − √(1−ᾱ)·h)/√ᾱ, so a fresh model (h ≡ 0) estimates y/√ᾱ,
+    and the head's pixels enter exactly as the DiT's ε̂ enters its x̂₀."""
+    options = dict(window=True, context=True, energy="denoiser", head="resize")
+    config = ebt.ImageModelConfig(**{**TINY, "overlap": 2, **options, "estimate_form": "noise"})
+    fresh = ebt.ImageEBT(config)
+    y = torch.rand(2, 3, 16, 16) * 2 - 1
+    t = torch.tensor([50, 400])
+    abar = fresh.alphas_cumprod[t].reshape(-1, 1, 1, 1)
+    torch.testing.assert_close(fresh.estimate(y, y, t), y / abar.sqrt())
+    model = overlapping("image-ebt", **options, estimate_form="noise")
+    cond = model.cond + model.t_embed(timestep_embedding(t, 32))
+    h = model.to_pixels(model.energy_head, model.features(torch.cat([y, y], dim=1), cond), y)
+    expected = (y - (1 - abar).sqrt() * h) / abar.sqrt()
+    torch.testing.assert_close(model.estimate(y, y, t), expected)
+    with pytest.raises(ValueError, match="estimate_form"):
+        ebt.ImageModelConfig(**{**TINY, "overlap": 2, **options, "estimate_form": "x0"})

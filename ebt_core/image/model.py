@@ -64,6 +64,8 @@ class ImageModelConfig(_BackboneConfig):
         pixel-resolution path with no patch grid in it (resize-convolution rather than a
         strided transpose, as Odena et al. 2016 advise against checkerboards).
     head_channels: width of the "resize" head.
+    estimate_form: how the "denoiser" energy's head pixels h make its estimate g: "residual",
+        g = y + h; "noise", g = (y − √(1−ᾱ)·h)/√ᾱ, h read as the noise, as the DiT reads ε̂.
     window: multiply those overlapping kernels by a fixed separable tent that falls to ~0 at
         their borders (with overlap = patch/2 the tents of neighbouring patches sum to 1), so a
         patch's contribution fades out instead of stopping at an edge: no block steps.
@@ -87,6 +89,7 @@ class ImageModelConfig(_BackboneConfig):
     context: bool = False
     head: str = "patch"
     head_channels: int = 32
+    estimate_form: str = "residual"
     channels: int = 3
     n_layer: int = 4
     n_head: int = 4
@@ -119,6 +122,10 @@ class ImageModelConfig(_BackboneConfig):
         if self.head not in PIXEL_HEADS:
             raise ValueError(f"head must be one of {PIXEL_HEADS}, got {self.head!r}")
         _check_int("head_channels", self.head_channels, 1, 1024)
+        if self.estimate_form not in ("residual", "noise"):
+            raise ValueError(
+                f"estimate_form must be 'residual' or 'noise', got {self.estimate_form!r}"
+            )
         if self.head == "resize" and self.kind == "image-ebt" and self.energy == "linear":
             raise ValueError("head='resize' is for pixel outputs: energy 'residual' or 'denoiser'")
         if self.head == "resize" and self.kind == "image-ebt" and not self.context:
@@ -402,8 +409,8 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
         if self.config.energy == "linear":
             return self.energy_head(features).squeeze(-1)
         residual = self.to_pixels(self.energy_head, features, noisy)  # (B, C, crop, crop)
-        if self.config.energy == "denoiser":  # x̂ − g with g = y + h: the distance to the estimate
-            residual = candidate - (noisy + residual)
+        if self.config.energy == "denoiser":  # x̂ − g: the distance to the model's estimate
+            residual = candidate - self._estimate_from(residual, noisy, t)
         return 0.5 * self.patchify(residual.square()).sum(dim=-1)  # ½‖r‖² per patch
 
     def estimate(
@@ -419,7 +426,15 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
         self._check_shape(noisy)
         cond = self.cond + self.t_embed(timestep_embedding(t, self.config.d_model))  # (B, D)
         features = self.features(torch.cat([candidate, noisy], dim=1), cond)
-        return noisy + self.to_pixels(self.energy_head, features, noisy)
+        return self._estimate_from(self.to_pixels(self.energy_head, features, noisy), noisy, t)
+
+    def _estimate_from(self, head: torch.Tensor, noisy: torch.Tensor, t: torch.Tensor):
+        """g from the head's pixels h (B, C, crop, crop): y + h ("residual"), or as the DiT reads
+        its noise prediction, (y − √(1−ᾱ_t)·h)/√ᾱ_t ("noise")."""
+        if self.config.estimate_form == "residual":
+            return noisy + head
+        abar = self.alphas_cumprod[t].reshape(-1, 1, 1, 1)  # (B, 1, 1, 1)
+        return (noisy - (1 - abar).sqrt() * head) / abar.sqrt()
 
     def energy(
         self,
