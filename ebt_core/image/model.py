@@ -15,7 +15,7 @@ from the candidate to the model's own estimate of the clean image, ½‖x̂ − 
 `head="resize"` both models un-embed at pixel resolution (no patch grid in their outputs).
 
 Heads and modulations are zero-initialised, so E ≡ 0 (and ε̂ ≡ 0) at init (the denoiser
-energy: g ≡ y). Attention is written
+energy: g ≡ y, or y/√ᾱ with estimate_form "noise"). Attention is written
 with plain matmuls: EBT training differentiates through ∇E (double backward).
 """
 
