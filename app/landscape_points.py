@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import gradio as gr
@@ -57,10 +57,25 @@ class PointView:
     baseline: np.ndarray | None
     note: str = ""
     start: tuple[float, float] | None = None
+    # the sessions in which a click replaced this view: the timer's ticks that the page sent
+    # before the new view reached it still carry this one, and must not draw it (or stop the
+    # timer) over the new descent (seen in the browser test: the old view's last step ended on
+    # screen). Per session, because one view object (a tab's first view) may be shown to many.
+    superseded_in: set = field(default_factory=set)
+
+    def superseded(self, request: gr.Request | None) -> bool:
+        """Whether a click replaced this view in `request`'s session (never without one: a
+        handler called directly has no page whose ticks could arrive late)."""
+        return request is not None and _session(request) in self.superseded_in
 
     @property
     def last_step(self) -> int:
         return self.run.tokens[0].steps_used
+
+
+def _session(request: gr.Request) -> str:
+    """The visitor's session id."""
+    return getattr(request, "session_hash", None) or ""
 
 
 def point_config(model, steps, samples, seed) -> ebt.ThinkConfig:
@@ -129,7 +144,10 @@ def clicked_view(view: PointView, model, index) -> PointView | None:
         f"Descent from the clicked point ({start[0]:.3f}, {start[1]:.3f}) (pixel {px}, {py}) "
         f"to ({end[0]:.3f}, {end[1]:.3f})."
     )
-    return dataclasses.replace(view, run=run, scape=scape, note=note, start=start)
+    fresh = set()  # its own: the old view is the one marked superseded, not this one
+    return dataclasses.replace(
+        view, run=run, scape=scape, note=note, start=start, superseded_in=fresh
+    )
 
 
 class PointViewer:
@@ -178,8 +196,10 @@ class PointViewer:
         w.picture.select(self.click, [w.view, trained], [w.timer, *w.outputs], **private)
 
     @staticmethod
-    def show_step(view, step):
-        return gr.skip() if view is None else render(view, step)
+    def show_step(view, step, request: gr.Request = None):
+        if view is None or view.superseded(request):
+            return gr.skip()
+        return render(view, step)
 
     @staticmethod
     def play(view, step):
@@ -190,14 +210,16 @@ class PointViewer:
         return gr.Timer(active=True), step, *render(view, step)
 
     @staticmethod
-    def tick(view, step):
+    def tick(view, step, request: gr.Request = None):
         """One step forward per tick; the timer stops at the final step."""
         if view is None:
             return gr.Timer(active=False), *(gr.skip(),) * 5
+        if view.superseded(request):  # a tick of the descent a click replaced: leave it alone
+            return (gr.skip(),) * 6
         step = min(int(step) + 1, view.last_step)
         return gr.Timer(active=step < view.last_step), step, *render(view, step)
 
-    def click(self, view, trained, evt: gr.SelectData):
+    def click(self, view, trained, evt: gr.SelectData, request: gr.Request = None):
         """A click on the picture: descend from that point and play the descent from step 0."""
         with user_errors():
             if view is None:
@@ -205,6 +227,8 @@ class PointViewer:
             new = clicked_view(view, self.model_of(view.source, trained), evt.index)
         if new is None:
             return gr.skip()
+        if request is not None:
+            view.superseded_in.add(_session(request))
         return gr.Timer(active=True), *view_outputs(new, 0)
 
 

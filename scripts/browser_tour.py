@@ -135,8 +135,15 @@ def points_tab(page, shots: Path) -> dict:
     page.get_by_role("button", name="Think & show the exact landscape").click()
     _wait_idle(page)
     page.locator("#points-summary").get_by_text("True mode(s)").wait_for(timeout=30_000)
+    img = page.locator("#points-picture img").first
+    before = img.get_attribute("src")
     page.get_by_role("button", name="▶ Play").last.click()
-    page.wait_for_timeout(200)  # click while it plays: the frames must not swallow the click
+    # click while it plays (the frames must not swallow the click), just after a frame has
+    # been drawn rather than at the instant the picture's image is being swapped
+    page.wait_for_function(
+        "s => document.querySelector('#points-picture img')?.getAttribute('src') !== s",
+        arg=before, timeout=30_000,
+    )  # fmt: skip
     clicked = _click_picture(page, "points")
     page.wait_for_timeout(800)
     page.screenshot(path=str(shots / "points-landscape.png"), full_page=True)

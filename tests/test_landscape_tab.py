@@ -122,6 +122,33 @@ def test_landscape_through_the_api_returns_the_slice_the_path_and_the_projection
 
 
 @pytest.mark.slow
+def test_ticks_of_a_descent_a_click_replaced_leave_the_new_one_alone(client, point_view):
+    """The page's timer may send ticks carrying the old view after a click was sent: in that
+    visitor's session they change nothing (the new descent keeps playing); another visitor
+    shown the same view object (a tab's first view is shared) still animates it."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from app.figures.point_image import Frame
+
+    viewer = client[1].points.viewer
+    old = dataclasses.replace(point_view[-1], superseded_in=set())  # not the shared fixture's
+    frame = Frame.of(old.scape)
+    mine, other = SimpleNamespace(session_hash="mine"), SimpleNamespace(session_hash="other")
+    where = gr.SelectData(None, {"index": [frame.left + 40, frame.top + 60], "value": None})
+    new = viewer.click(old, None, where, mine)[-1]
+    assert viewer.tick(old, 1, mine) == (gr.skip(),) * 6  # the timer is left running, too
+    assert viewer.show_step(old, 2, mine) == gr.skip()
+    timer, step, *_ = viewer.tick(old, 1, other)
+    assert step == 2 and timer.constructor_args["active"]
+    timer, step, *shown = viewer.tick(new, 0, mine)
+    assert step == 1 and "Descent from the clicked point" in shown[3]
+    assert viewer.tick(old, 1)[1] == 2  # a direct call (no session) is never stale
+    assert not new.superseded_in  # the new view has its own set
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "change, message",
     [
