@@ -49,16 +49,20 @@ def test_overlapping_patches_reach_the_neighbours_pixels():
         assert bool((tokens[0][0, 0] != tokens[1][0, 0]).any()) is changed  # patch (0, 0)
 
 
-@pytest.mark.parametrize("kind", ["image-ebt", "image-dit"])
-def test_overlapping_models_denoise_whole_photos_and_round_trip(kind, tmp_path):
-    model = overlapping(kind)
+def assert_denoises_whole_photos_and_round_trips(model, folder) -> None:
+    """A 37×53 photo keeps its size, and the saved and reloaded model repeats every frame."""
     image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     config = ebt.DenoiseConfig(noise=0.1, steps=2, seed=0)
     out = ebt.denoise(model, image, config)
     assert out.result.shape == (37, 53, 3)
-    ebt.save(model, tmp_path / kind)
-    again = ebt.denoise(ebt.load(tmp_path / kind), image, config)
+    ebt.save(model, folder)
+    again = ebt.denoise(ebt.load(folder), image, config)
     assert all(np.array_equal(a, b) for a, b in zip(out.frames, again.frames))
+
+
+@pytest.mark.parametrize("kind", ["image-ebt", "image-dit"])
+def test_overlapping_models_denoise_whole_photos_and_round_trip(kind, tmp_path):
+    assert_denoises_whole_photos_and_round_trips(overlapping(kind), tmp_path / kind)
 
 
 def test_configs_without_overlap_load_as_plain_patches():
@@ -362,14 +366,7 @@ def test_resize_head_models_start_at_zero_output_and_round_trip(kind, tmp_path):
     else:  # g ≡ y at init: E = ½‖x̂ − y‖² per patch, averaged over the patches
         expected = 0.5 * (x - y).square().sum(dim=(1, 2, 3)) / config.n_patches
         torch.testing.assert_close(fresh.energy(x, y, t), expected)
-    model = overlapping(kind, **options)
-    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    denoise_config = ebt.DenoiseConfig(noise=0.1, steps=2, seed=0)
-    out = ebt.denoise(model, image, denoise_config)
-    assert out.result.shape == (37, 53, 3)
-    ebt.save(model, tmp_path / kind)
-    again = ebt.denoise(ebt.load(tmp_path / kind), image, denoise_config)
-    assert all(np.array_equal(a, b) for a, b in zip(out.frames, again.frames))
+    assert_denoises_whole_photos_and_round_trips(overlapping(kind, **options), tmp_path / kind)
 
 
 def test_denoiser_energy_is_the_distance_to_the_models_own_estimate():

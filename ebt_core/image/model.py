@@ -249,9 +249,14 @@ class ResizeHead(nn.Module):
         return self.last(F.gelu(self.conv(torch.cat([up, noisy], dim=1))))
 
 
+def _output_layer(head: nn.Module) -> nn.Module:
+    """The layer that writes a pixel head's output."""
+    return head.last if isinstance(head, ResizeHead) else head
+
+
 def _zero_output(head: nn.Module) -> None:
     """Zero the layer that writes a pixel head's output (E or ε̂ starts at its reference)."""
-    last = head.last if isinstance(head, ResizeHead) else head
+    last = _output_layer(head)
     nn.init.zeros_(last.weight)
     if last.bias is not None:
         nn.init.zeros_(last.bias)
@@ -378,7 +383,7 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
             self.energy_head = nn.Linear(config.d_model, 1, bias=False)
         self._init_weights()
         if config.energy == "residual":  # E = ½‖r‖² is flat at r ≡ 0: start small, not zero
-            last = self.energy_head.last if config.head == "resize" else self.energy_head
+            last = _output_layer(self.energy_head)
             nn.init.normal_(last.weight, std=1e-3)
             nn.init.zeros_(last.bias)
         elif config.energy == "denoiser":  # g ≡ y at init: E = ½‖x̂ − y‖², ∇E = 0 at the start
@@ -395,23 +400,26 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
     ) -> torch.Tensor:
         """candidate (B, C, crop, crop) in [-1, 1] units → energies (B, N), one per patch. With
         `context`, also the noisy start (B, C, crop, crop) and its timesteps t (B,)."""
-        cond = self.cond.expand(candidate.shape[0], -1)  # (B, D)
-        if self.config.context:
-            if noisy is None or t is None:
-                raise ValueError("this image EBT reads its context: pass the noisy image and t")
-            self._check_shape(candidate)
-            self._check_shape(noisy)
-            cond = cond + self.t_embed(timestep_embedding(t, self.config.d_model))
-            candidate_in = torch.cat([candidate, noisy], dim=1)  # (B, 2C, crop, crop)
-        else:
-            candidate_in = candidate
-        features = self.features(candidate_in, cond)  # (B, N, D)
+        features = self._read(candidate, noisy, t)  # (B, N, D)
         if self.config.energy == "linear":
             return self.energy_head(features).squeeze(-1)
         residual = self.to_pixels(self.energy_head, features, noisy)  # (B, C, crop, crop)
         if self.config.energy == "denoiser":  # x̂ − g: the distance to the model's estimate
             residual = candidate - self._estimate_from(residual, noisy, t)
         return 0.5 * self.patchify(residual.square()).sum(dim=-1)  # ½‖r‖² per patch
+
+    def _read(self, candidate, noisy, t) -> torch.Tensor:
+        """The final patch features (B, N, D) of the candidate, beside the noisy image and its
+        level's timestep with `context`."""
+        cond = self.cond.expand(candidate.shape[0], -1)  # (B, D)
+        if not self.config.context:
+            return self.features(candidate, cond)
+        if noisy is None or t is None:
+            raise ValueError("this image EBT reads its context: pass the noisy image and t")
+        self._check_shape(candidate)
+        self._check_shape(noisy)
+        cond = cond + self.t_embed(timestep_embedding(t, self.config.d_model))
+        return self.features(torch.cat([candidate, noisy], dim=1), cond)  # 2C input channels
 
     def estimate(
         self, candidate: torch.Tensor, noisy: torch.Tensor, t: torch.Tensor
@@ -422,11 +430,8 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
             raise ValueError(
                 f"only the 'denoiser' energy has an estimate, not {self.config.energy!r}"
             )
-        self._check_shape(candidate)
-        self._check_shape(noisy)
-        cond = self.cond + self.t_embed(timestep_embedding(t, self.config.d_model))  # (B, D)
-        features = self.features(torch.cat([candidate, noisy], dim=1), cond)
-        return self._estimate_from(self.to_pixels(self.energy_head, features, noisy), noisy, t)
+        head = self.to_pixels(self.energy_head, self._read(candidate, noisy, t), noisy)
+        return self._estimate_from(head, noisy, t)
 
     def _estimate_from(self, head: torch.Tensor, noisy: torch.Tensor, t: torch.Tensor):
         """g from the head's pixels h (B, C, crop, crop): y + h ("residual"), or as the DiT reads
