@@ -457,3 +457,83 @@ def test_noise_form_estimate_reads_the_head_as_the_dit_reads_its_noise():
     torch.testing.assert_close(model.estimate(y, y, t), expected)
     with pytest.raises(ValueError, match="estimate_form"):
         ebt.ImageModelConfig(**{**TINY, "overlap": 2, **options, "estimate_form": "x0"})
+
+
+# --- the refining landscape (refine_level) --------------------------------------------------------
+
+REFINING = dict(window=True, context=True, energy="denoiser", head="resize")
+
+
+def test_later_steps_descend_the_refining_landscape_of_the_first_candidate():
+    """With refine_level, step 0 reads (y, t); every later step reads (x̂₁, t_r): the recorded
+    energies are exactly those, steps ≥ 2 go elsewhere than without refining, and the first
+    step is the same."""
+    model = overlapping("image-ebt", **REFINING, refine_level=0.001)
+    plain = overlapping("image-ebt", **REFINING)
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(3, 3, 16, 16, generator=g) * 2 - 1
+    t = torch.tensor([20, 90, 300])
+    run = list(descent_trajectory(model, y, 3, 8.0, t=t))
+    base = list(descent_trajectory(plain, y, 3, 8.0, t=t))
+    first = run[1][0]
+    torch.testing.assert_close(run[0][1], model.energy(y, y, t))
+    torch.testing.assert_close(first, base[1][0])  # the first step is unchanged
+    t_r = torch.zeros(3, dtype=torch.long)  # level 0.001 ↔ timestep 0
+    for state, energy in run[1:]:
+        torch.testing.assert_close(energy, model.energy(state, first, t_r))
+    assert not torch.allclose(run[2][0], base[2][0])
+    noisy, at = model.step_context(2, y, t, first)
+    assert noisy is first and at.tolist() == [0, 0, 0]
+    assert model.step_context(0, y, t, None)[0] is y
+    with pytest.raises(ValueError, match="first step's candidate"):
+        model.step_context(1, y, t, None)
+
+
+def test_refining_steps_are_trained_through_the_unroll():
+    """The descent objective unrolls the same two landscapes: the loss differs from the plain
+    unroll's with the same weights, and reaches the pixel head."""
+    losses = {}
+    for level in (0.0, 0.001):
+        model = overlapping("image-ebt", **REFINING, refine_level=level)
+        recipe = ImageRecipe(batch=3, steps_min=3, steps_max=3, train_level_min=0.01,
+                             log_levels=True, detach=False)  # fmt: skip
+        clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        loss, _ = ebt_loss(model.train(), clean, torch.zeros(3, dtype=torch.bool), recipe,
+                           torch.Generator().manual_seed(0))  # fmt: skip
+        loss.backward()
+        assert torch.isfinite(loss)
+        assert model.get_parameter("energy_head.last.weight").grad.abs().sum() > 0
+        losses[level] = loss.item()
+    assert losses[0.0] != pytest.approx(losses[0.001], rel=1e-6)
+
+
+def test_refine_level_is_checked_with_named_messages(tmp_path):
+    base = {**TINY, "overlap": 2, **REFINING}
+    for options, match in (
+        ({"refine_level": -0.1}, "refine_level must be in"),
+        ({"refine_level": 2.0}, "refine_level must be in"),
+        ({"refine_level": "low"}, "refine_level must be a number"),
+        ({"refine_level": 0.0004}, "at least 1/timesteps"),
+        ({"refine_level": 0.001, "energy": "residual"}, "'denoiser' energy"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            ebt.ImageModelConfig(**{**base, **options})
+    assert_denoises_whole_photos_and_round_trips(
+        overlapping("image-ebt", **REFINING, refine_level=0.001), tmp_path / "refining"
+    )
+
+
+def test_a_refining_fine_tune_starts_from_a_plain_checkpoint(tmp_path):
+    """refine_level changes how the descent reads the weights, not the weights: init_from
+    accepts a checkpoint that differs only there, and names the fields when more differ."""
+    from train.train_image import warm_start
+
+    source = overlapping("image-ebt", **REFINING, seed=1)
+    ebt.save(source, tmp_path / "base")
+    model = overlapping("image-ebt", **REFINING, refine_level=0.001, seed=2)
+    warm_start(model, str(tmp_path / "base"))
+    for (name, a), b in zip(model.state_dict().items(), source.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    wider = overlapping("image-ebt", **REFINING, head_channels=8)
+    with pytest.raises(ValueError, match="differs in head_channels"):
+        warm_start(wider, str(tmp_path / "base"))

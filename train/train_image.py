@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -47,12 +47,17 @@ def build(recipe: iobj.ImageRecipe, device: torch.device):
 
 
 def warm_start(model, source: str) -> None:
-    """Fine-tune: start from every weight of a checkpoint of the same kind and architecture."""
+    """Fine-tune: start from every weight of a checkpoint of the same kind and architecture.
+    `refine_level` may differ: it changes how the descent reads the weights, not the weights."""
     base = ebt.load(source)
-    if type(base) is not type(model) or base.config != model.config:
+    same = type(base) is type(model)
+    if same:
+        own = replace(model.config, refine_level=base.config.refine_level)
+        differ = sorted(k for k, v in vars(base.config).items() if vars(own)[k] != v)
+    if not same or differ:
         raise ValueError(
             f"init_from {source!r} must be a {model.config.kind} checkpoint with this recipe's "
-            "architecture"
+            "architecture" + (f" (it differs in {', '.join(differ)})" if same else "")
         )
     model.load_state_dict(base.state_dict())
 

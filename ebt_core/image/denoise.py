@@ -169,21 +169,28 @@ def tile_energy_and_grad(
     """The image EBT's energy and gradient over tiles (n, C, crop, crop), in bounded batches.
     At step index `last` (the final state: no update follows it) only the energy is computed
     and the gradient is returned as zeros, which saves a backward pass. `context`: (the noisy
-    tiles (n, C, crop, crop), their timesteps (n,)) for an EBT with `config.context`."""
+    tiles (n, C, crop, crop), their timesteps (n,)) for an EBT with `config.context`; with
+    `config.refine_level`, steps after the first read the first step's tiles instead
+    (`ImageEBT.step_context`)."""
 
-    def energy(x: torch.Tensor, s: slice) -> torch.Tensor:
+    first = []  # with config.refine_level: the first step's candidate, read by later steps
+
+    def energy(x: torch.Tensor, s: slice, index: int) -> torch.Tensor:
         if context is None:
             return model.energy(x)
-        return model.energy(x, context[0][s], context[1][s])
+        noisy, t = model.step_context(index, context[0], context[1], first[0] if first else None)
+        return model.energy(x, noisy[s], t[s])
 
     def energy_and_grad(state: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if index == 1 and context is not None:
+            first[:] = [state.detach()]
         if index == last:
             with torch.no_grad():
-                energies = [energy(state[s], s) for s in tile_batches(len(state))]
+                energies = [energy(state[s], s, index) for s in tile_batches(len(state))]
             return torch.cat(energies), torch.zeros_like(state)
         parts = []
         for s in tile_batches(len(state)):
-            one = autograd_energy_and_grad(lambda x, _, s=s: energy(x, s))
+            one = autograd_energy_and_grad(lambda x, i, s=s: energy(x, s, i))
             parts.append(one(state[s], index))
         return torch.cat([e for e, _ in parts]), torch.cat([g for _, g in parts])
 

@@ -34,6 +34,7 @@ from ..layers import LearnedStepSize, SwiGLU
 IMAGE_KINDS = ("image-ebt", "image-dit")
 ENERGY_HEADS = ("linear", "residual", "denoiser")
 PIXEL_HEADS = ("patch", "resize")
+ESTIMATE_FORMS = ("residual", "noise")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class ImageModelConfig(_BackboneConfig):
     head_channels: width of the "resize" head.
     estimate_form: how the "denoiser" energy's head pixels h make its estimate g: "residual",
         g = y + h; "noise", g = (y − √(1−ᾱ)·h)/√ᾱ, h read as the noise, as the DiT reads ε̂.
+    refine_level: 0 (off), or the noise level ℓ_r of the EBT's refining landscape: the first
+        step descends E(x̂ | y, ℓ) from y as always; every later step descends E(x̂ | x̂₁, ℓ_r),
+        reading the first step's candidate x̂₁ as its context at the low level ℓ_r (an annealed
+        pair of landscapes, as IRED anneals its energies, Du et al. 2024; as DDIM's last passes
+        read the first estimate at a low level). Needs the "denoiser" energy.
     window: multiply those overlapping kernels by a fixed separable tent that falls to ~0 at
         their borders (with overlap = patch/2 the tents of neighbouring patches sum to 1), so a
         patch's contribution fades out instead of stopping at an edge: no block steps.
@@ -89,6 +95,7 @@ class ImageModelConfig(_BackboneConfig):
     context: bool = False
     head: str = "patch"
     head_channels: int = 32
+    refine_level: float = 0.0
     estimate_form: str = "residual"
     channels: int = 3
     n_layer: int = 4
@@ -122,10 +129,19 @@ class ImageModelConfig(_BackboneConfig):
         if self.head not in PIXEL_HEADS:
             raise ValueError(f"head must be one of {PIXEL_HEADS}, got {self.head!r}")
         _check_int("head_channels", self.head_channels, 1, 1024)
-        if self.estimate_form not in ("residual", "noise"):
+        if self.estimate_form not in ESTIMATE_FORMS:
             raise ValueError(
-                f"estimate_form must be 'residual' or 'noise', got {self.estimate_form!r}"
+                f"estimate_form must be one of {ESTIMATE_FORMS}, got {self.estimate_form!r}"
             )
+        _check_float("refine_level", self.refine_level, 0.0, 1.0)
+        if self.refine_level:
+            if self.energy != "denoiser" or self.kind != "image-ebt":
+                raise ValueError("refine_level is for the image-ebt's 'denoiser' energy")
+            if round(self.timesteps * self.refine_level) < 1:
+                raise ValueError(
+                    f"refine_level must be 0 (off) or at least 1/timesteps = "
+                    f"{1 / self.timesteps:g}, got {self.refine_level:g}"
+                )
         if self.head == "resize" and self.kind == "image-ebt" and self.energy == "linear":
             raise ValueError("head='resize' is for pixel outputs: energy 'residual' or 'denoiser'")
         if self.head == "resize" and self.kind == "image-ebt" and not self.context:
@@ -432,6 +448,19 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
             )
         head = self.to_pixels(self.energy_head, self._read(candidate, noisy, t), noisy)
         return self._estimate_from(head, noisy, t)
+
+    def step_context(
+        self, index: int, noisy: torch.Tensor, t: torch.Tensor, first: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What step `index` of a descent reads beside the candidate: the noisy start and its
+        timesteps t (n,), or with `refine_level` after the first step, the first step's
+        candidate `first` (n, C, crop, crop; detached) at the refining level's timestep."""
+        if index == 0 or not self.config.refine_level:
+            return noisy, t
+        if first is None:
+            raise ValueError("a refining step reads the first step's candidate: pass it")
+        refine = level_to_timestep(self.config.refine_level, self.config.timesteps)
+        return first, torch.full_like(t, refine)
 
     def _estimate_from(self, head: torch.Tensor, noisy: torch.Tensor, t: torch.Tensor):
         """g from the head's pixels h (B, C, crop, crop): y + h ("residual"), or as the DiT reads
