@@ -49,12 +49,15 @@ def run(model, photo, config: ebt.DenoiseConfig) -> dict:
     }
 
 
-def measure(ebt_model, dit, photo, level: float, seed: int, dit_passes: list[int]) -> dict:
+def measure(
+    ebt_model, dit, photo, level: float, seed: int, dit_passes: list[int], tolerance=None
+) -> dict:
     """One noisy photo: the EBT at its default and 4× steps, the DiT at each pass count and at
-    the EBT's pass count."""
+    the EBT's pass count. `tolerance`: the EBT's energy-aware stopping (None = its default,
+    0 = every step)."""
     default = ebt.DenoiseConfig.from_dict(getattr(ebt_model, "recipe", {}).get("denoise", {}))
     steps = default.steps or 2
-    base = replace(default, noise=level, seed=seed, steps=steps)
+    base = replace(default, noise=level, seed=seed, steps=steps, tolerance=tolerance)
     row = {"ebt": run(ebt_model, photo, base)}
     row["ebt_4x"] = run(ebt_model, photo, replace(base, steps=4 * steps))
     row["dit"] = {}
@@ -117,6 +120,10 @@ def main(argv=None) -> None:
     parser.add_argument("--dit-passes", default="1,2,3,5,10,20,50")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--json", default=None, help="write every number here")
+    parser.add_argument(
+        "--tolerance", type=float, default=None,
+        help="the EBT's energy-aware stopping (default: its own; 0 = every step is taken)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     ebt_model, dit = ebt.load(args.ebt), ebt.load(args.dit)
     levels = [float(x) for x in args.levels.split(",")]
@@ -127,7 +134,7 @@ def main(argv=None) -> None:
     out = {}
     for level in levels:
         rows = [
-            measure(ebt_model, dit, photo, level, seed, dit_passes)
+            measure(ebt_model, dit, photo, level, seed, dit_passes, args.tolerance)
             for photo in pics.values()
             for seed in range(args.seeds)
         ]
