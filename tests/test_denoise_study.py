@@ -30,3 +30,20 @@ def test_curves_are_timed_and_the_fair_row_picks_equal_passes_and_the_best():
     img = {"id": {"fair": fair}, "ood": {"fair": fair}}
     text = "\n".join(tables.fair_table(img))
     assert "DiT, same passes" in text and f"{fair['dit_best_passes']} passes" in text
+
+
+def test_a_descent_that_settles_early_still_gives_a_point_per_allowed_step():
+    """A fresh EBT's energy is flat (E ≡ 0), so every tile settles after its first step and the
+    run ends early: the curve still has one PSNR per allowed step, the settled result's."""
+    import ebt_core as ebt
+
+    from .test_image import TINY
+
+    flat = ebt.ImageEBT(ebt.ImageModelConfig(**TINY))
+    dit = tiny_image_model("image-dit")
+    short = ebt.denoise(flat, photo(20, 24), ebt.DenoiseConfig(noise=0.1, steps=4, seed=0))
+    assert len(short.psnr) < 5  # it did stop early
+    curve = ev.psnr_vs_passes(flat, dit, photo(20, 24), 0.1, ebt_steps=4, dit_passes=(1,))
+    assert curve.ebt_passes == [2, 3, 4, 5] and len(curve.ebt_psnr) == 4
+    assert curve.ebt_psnr[-1] == short.psnr[-1]
+    assert len(curve.ebt_seconds) == 4
