@@ -173,24 +173,21 @@ def tile_energy_and_grad(
     `config.refine_level`, steps after the first read the first step's tiles instead
     (`ImageEBT.step_context`)."""
 
-    first = []  # with config.refine_level: the first step's candidate, read by later steps
-
-    def energy(x: torch.Tensor, s: slice, index: int) -> torch.Tensor:
-        if context is None:
-            return model.energy(x)
-        noisy, t = model.step_context(index, context[0], context[1], first[0] if first else None)
-        return model.energy(x, noisy[s], t[s])
+    contexts = model.step_contexts(*context) if context is not None else None
 
     def energy_and_grad(state: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if index == 1 and context is not None:
-            first[:] = [state.detach()]
+        ctx = contexts.at(index, state) if contexts is not None else None
+
+        def energy(x: torch.Tensor, s: slice) -> torch.Tensor:
+            return model.energy(x) if ctx is None else model.energy(x, ctx[0][s], ctx[1][s])
+
         if index == last:
             with torch.no_grad():
-                energies = [energy(state[s], s, index) for s in tile_batches(len(state))]
+                energies = [energy(state[s], s) for s in tile_batches(len(state))]
             return torch.cat(energies), torch.zeros_like(state)
         parts = []
         for s in tile_batches(len(state)):
-            one = autograd_energy_and_grad(lambda x, i, s=s: energy(x, s, i))
+            one = autograd_energy_and_grad(lambda x, _, s=s: energy(x, s))
             parts.append(one(state[s], index))
         return torch.cat([e for e, _ in parts]), torch.cat([g for _, g in parts])
 

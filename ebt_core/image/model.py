@@ -462,6 +462,10 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
         refine = level_to_timestep(self.config.refine_level, self.config.timesteps)
         return first, torch.full_like(t, refine)
 
+    def step_contexts(self, noisy: torch.Tensor, t: torch.Tensor) -> StepContexts:
+        """The contexts of one descent from `noisy` at timesteps t (n,), step by step."""
+        return StepContexts(self, noisy, t)
+
     def _estimate_from(self, head: torch.Tensor, noisy: torch.Tensor, t: torch.Tensor):
         """g from the head's pixels h (B, C, crop, crop): y + h ("residual"), or as the DiT reads
         its noise prediction, (y − √(1−ᾱ_t)·h)/√ᾱ_t ("noise")."""
@@ -480,6 +484,22 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
         return self.patch_energies(candidate, noisy, t).mean(dim=-1)
 
     forward = energy
+
+
+class StepContexts:
+    """What each step of one descent reads beside the candidate (`ImageEBT.step_context`):
+    `at(index, state)` is called with every step's whole state in order, and keeps the first
+    step's (detached), which the refining steps read with `refine_level`."""
+
+    def __init__(self, model: ImageEBT, noisy: torch.Tensor, t: torch.Tensor) -> None:
+        self.model, self.noisy, self.t = model, noisy, t
+        self.first: torch.Tensor | None = None
+
+    def at(self, index: int, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(context (n, C, crop, crop), timesteps (n,)) for step `index` at `state`."""
+        if index == 1:
+            self.first = state.detach()
+        return self.model.step_context(index, self.noisy, self.t, self.first)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:

@@ -91,15 +91,12 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
         return _estimate_loss(model, clean, noisy, t, weight, recipe, gen)
     steps = int(torch.randint(recipe.steps_min, recipe.steps_max + 1, (), generator=gen))
     alpha = jittered_step_size(model.alpha, recipe.alpha_jitter, (len(clean), 1, 1, 1), gen)
-    first = []  # with refine_level: the first step's candidate, the later steps' context
+    contexts = model.step_contexts(noisy, t)  # y and ℓ are read only with `context`
 
     def energy_fn(x: torch.Tensor, index: int) -> torch.Tensor:
         if not model.config.context:
             return model.energy(x)
-        if index == 1:
-            first[:] = [x.detach()]
-        context, at = model.step_context(index, noisy, t, first[0] if first else None)
-        return model.energy(x, context, at)
+        return model.energy(x, *contexts.at(index, x))
 
     losses = []
     for step in unroll(noisy, energy_fn, steps, alpha, recipe.langevin, recipe.detach, gen):
