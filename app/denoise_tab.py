@@ -30,7 +30,7 @@ from app.inputs import (
     user_errors,
 )
 from app.runtime import Registry, compute
-from ebt_core.image.denoise import DEFAULT_EBT_TOLERANCE
+from ebt_core.image.settings import DEFAULT_EBT_TOLERANCE
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets/examples"
 # 3 DDIM passes: the same number of network passes as the EBT at its default 2 steps (2 steps +

@@ -9,8 +9,6 @@ tensors are made there. On a CPU machine `run(fn, *args)` is exactly `fn(*args)`
 
 from __future__ import annotations
 
-import torch
-
 try:  # only on a ZeroGPU Space (pip install spaces); nothing else needs it
     import spaces
 except ImportError:
@@ -25,6 +23,8 @@ def on_gpu(fn):
 
 
 def _to_cuda(value):
+    import torch
+
     return value.to("cuda") if isinstance(value, torch.nn.Module) else value
 
 
@@ -32,6 +32,8 @@ def _to_cuda(value):
 def run(fn, *args, **kwargs):
     """Model work `fn(*args, **kwargs)`: a plain call on CPU; on CUDA the models among the
     arguments are moved there and new tensors are created there."""
+    import torch  # here, not at import: the app serves its first page before torch is loaded
+
     if not torch.cuda.is_available():
         return fn(*args, **kwargs)
     args = tuple(_to_cuda(a) for a in args)

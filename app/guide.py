@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
-from ebt_core.image.denoise import DEFAULT_EBT_TOLERANCE
+from ebt_core.image.settings import DEFAULT_EBT_TOLERANCE
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 import ebt_core as ebt
 from app.inputs import LIMITS, MAX_SEED, float_in, int_in
 from app.point_runs import landscape_of, modes_of, probe_context
 from app.runtime import submit
-from ebt_core.points import measures
-from ebt_core.points.training import OBJECTIVES, PointRecipe, train_points
+from ebt_core.points.recipe import OBJECTIVES, PointRecipe
 
 SLOT = threading.BoundedSemaphore(LIMITS["trainings"])  # trainings running at once, app-wide
 CHECK_CONTEXTS = 32  # fresh contexts of the post-training check
@@ -112,6 +110,10 @@ class LiveTraining:
         # One intra-op thread while training: the tiny model gains nothing from two, and on a
         # busy 2-CPU machine two threads made each iteration 10–20× slower (44–90 ms vs 920 ms,
         # measured with other jobs running); the other core stays with the other visitors.
+        import torch  # here, not at import: the app serves its first page before torch loads
+
+        from ebt_core.points.training import train_points
+
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         deadline = time.perf_counter() + self.max_seconds
@@ -144,6 +146,8 @@ class LiveTraining:
 def task_check(model: ebt.PointEBT, task: str) -> dict:
     """The done-when numbers on CHECK_CONTEXTS fresh contexts of the task (the test split:
     seeds never used in training) at the model's defaults (32 candidates, 8 steps)."""
+    from ebt_core.points import measures  # (torch: imported on first use, not with the app)
+
     contexts, modes = measures.fork_contexts(CHECK_CONTEXTS, "test", task=task)
     config = ebt.ThinkConfig.from_dict({**model.think_defaults.to_dict(), **THINK})
     out = measures.candidate_metrics(model, contexts, modes, config)

@@ -19,16 +19,23 @@ and, with the trained model kept in the caller's session (gr.State):
                       alpha_jitter, langevin, replay, final_only, detach, start_std, seed)
     /playground_think(context, steps, samples, seed)
 
-Importing this module builds the page (`demo`) but loads no model: checkpoints load on first
-use. `python app/main.py` thinks the first example before it serves (a tenth of a second) and
-puts its views into the page itself, so the first page draws its charts without a page-load
-round trip (issue 16: start to charts ≤ 5 s); each other tab computes its first view when it is
+Importing this module builds the page (`demo`) but loads no model and imports no torch:
+checkpoints load on first use. `python app/main.py` puts the first example's views into the
+page itself, so the first page draws its charts without a page-load round trip (issue 16:
+start to charts ≤ 5 s); the example is thought by a helper process that imports torch while
+this one imports Gradio (app/first_page.py). Each other tab computes its first view when it is
 first opened (or in the background a few seconds after the start), not at every page load.
 """
 
 from __future__ import annotations
 
 from app import startup  # first: start-up runs without the cyclic garbage collector
+
+# isort: split
+from app import first_page
+
+# the first example is thought on the other core while this process imports Gradio
+HELPER = first_page.start() if __name__ == "__main__" else None
 
 # isort: split
 import threading
@@ -95,11 +102,14 @@ class Explorer:
     playground: PlaygroundTab
     think_widgets: SimpleNamespace  # the Think tab's widgets (`first_page` sets their values)
 
-    def first_page(self) -> bool:
-        """Think the first example now and make its views the Think tab's initial values, so
-        the page itself holds its text and charts (no page-load round trip before the charts
-        are drawn; a ?tab=think link still replaces them with its run). Call before `launch`;
-        False (nothing changed) when the first example cannot be thought here."""
+    def first_page(self, found: dict | None = None) -> bool:
+        """Make the first example's views the Think tab's initial values, so the page itself
+        holds its text and charts (no page-load round trip before the charts are drawn; a
+        ?tab=think link still replaces them with its run). The run is `found` (what the helper
+        process printed: app/first_page.py) when that is the run the tab would think, else it
+        is thought here now. Call before `launch`; False (nothing changed) when the first
+        example cannot be thought here."""
+        self.think.adopt_first_run(found)
         if self.think.first_run() is None:
             return False
         for component, value in zip(self.think_widgets.run_out, self.think.show_first_run()):
@@ -173,8 +183,8 @@ explorer = create_explorer()
 demo = explorer.demo  # `gradio app/main.py` and Hugging Face Spaces look for this name
 
 if __name__ == "__main__":
-    try:  # the first example's views in the page config (~0.2 s)
-        explorer.first_page()
+    try:  # the first example's views in the page config (~0.05 s with the helper's run)
+        explorer.first_page(first_page.result(HELPER))
     except Exception as err:  # e.g. no GPU at start on a ZeroGPU Space: serve without it
         print(f"EBT Explorer: the first page loads its run on page load instead ({err})")
     startup.finish()  # the page is built: freeze its objects, collect garbage again

@@ -42,7 +42,7 @@ from app.live_training import (
 )
 from app.point_runs import PROBE, context_text, fresh_context, parse_context, probe_context
 from app.runtime import Registry, compute
-from ebt_core.points.training import PointRecipe
+from ebt_core.points.recipe import PointRecipe
 
 INTRO = """**Train a point EBT live.** A tiny model (2 blocks, 32 wide) learns to continue 2-D
 point sequences; every few iterations the loss and the exact energy landscape at a fixed probe

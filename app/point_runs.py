@@ -10,8 +10,8 @@ import re
 import numpy as np
 
 import ebt_core as ebt
+from ebt_core.points.geometry import check_points, default_window
 from ebt_core.points.tasks import COLLINEAR, TASKS, get_task
-from ebt_core.points.think import check_points, default_window
 
 MAX_CONTEXT_CHARS = 2000
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"

@@ -5,6 +5,7 @@ glibc memory hygiene for a long-running server."""
 from __future__ import annotations
 
 import ctypes
+import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,6 +55,35 @@ def compute(fn, *args, **kwargs):
         return COMPUTE.submit(gpu.run, fn, *args, **kwargs).result()
     finally:
         _trim()
+
+
+EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets/examples/think_prompts.json"
+TOP_K = 5  # characters listed by the top-k views and the Transformer++ baseline
+
+
+def load_examples(checkpoints: list[str]) -> list[dict]:
+    """The Think tab's example prompts whose checkpoint this server offers (the first one opens
+    the page). An example may carry "settings" (e.g. {"samples": 16}) that its click uses
+    instead of the checkpoint's defaults."""
+    examples = json.loads(EXAMPLES_FILE.read_text(encoding="utf-8"))
+    return [e for e in examples if e["checkpoint"] in checkpoints]
+
+
+def baseline_key(run: ebt.ThinkRun, token: int, task: Task | None) -> str:
+    """What the Transformer++'s prediction at a run's token depends on: the text before that
+    character, or (a whole-answer EBT's run: `task` given) the prompt."""
+    return run.prompt if task is not None else run.context(token)
+
+
+def baseline_prediction(model, run: ebt.ThinkRun, token: int, task: Task | None):
+    """The Transformer++ `model` where the EBT chose the run's `token`: its TOP_K next
+    characters as (character, probability) pairs, or (`task` given) its whole answer to the
+    prompt, generated left to right."""
+    if task is not None:
+        from ebt_core.answer.baseline import generate_answers  # (torch: on first use)
+
+        return generate_answers(model, task, [run.prompt])[0]
+    return ebt.predict_next(model, run.context(token), TOP_K)
 
 
 def baseline_name(checkpoint: str, transformers: list[str]) -> str | None:

@@ -220,7 +220,7 @@ def playground_state(values: dict) -> tuple[dict, list[str]]:
     from app.landscape_points import TASK_CHOICES
     from app.live_training import playground_recipe
     from app.playground_tab import D
-    from ebt_core.points.training import OBJECTIVES
+    from ebt_core.points.recipe import OBJECTIVES
 
     defaults = dict(task="fork", step_size=1.0)
     defaults |= {k: getattr(D, k) for k in PLAYGROUND_KEYS if k not in defaults}

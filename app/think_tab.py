@@ -13,9 +13,7 @@ The first example is thought by the first page load (then shared), never at impo
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -38,12 +36,17 @@ from app.inputs import (
     user_errors,
     widget_values,
 )
-from app.runtime import Registry, compute
-from ebt_core.answer.baseline import generate_answers
+from app.runtime import (
+    TOP_K,
+    Registry,
+    baseline_key,
+    baseline_prediction,
+    compute,
+    load_examples,
+)
 from ebt_core.answer.data import Task
 
-EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets/examples/think_prompts.json"
-TOP_K = 5
+PREDICTIONS_KEPT = 1024  # Transformer++ predictions remembered (each a few characters)
 SUB_STEPS = 4  # Play frames per descent step: the curves grow in quarter steps
 MIN_PLAY_FRAMES = 12
 PLAY_INTERVAL = 0.25  # seconds per Play frame
@@ -119,14 +122,6 @@ def setting_checks(model: ebt.TextEBT | ebt.AnswerEBT) -> dict:
     }
 
 
-def load_examples(checkpoints: list[str]) -> list[dict]:
-    """The example prompts whose checkpoint this server offers (the first one opens the page).
-    An example may carry "settings" (e.g. {"samples": 16}) that its click uses instead of the
-    checkpoint's defaults."""
-    examples = json.loads(EXAMPLES_FILE.read_text(encoding="utf-8"))
-    return [e for e in examples if e["checkpoint"] in checkpoints]
-
-
 def work_tokens(model, max_new_tokens: int) -> int:
     """The sequential descents a request makes: one per character, or one for a whole answer
     (its positions descend together)."""
@@ -186,6 +181,8 @@ class ThinkTab:
         self.examples = load_examples(registry.thinkers)
         self._first: dict = {}
         self._first_lock = threading.Lock()
+        self._predictions: dict[tuple, object] = {}  # the Transformer++'s, by (name, key)
+        self._predictions_lock = threading.Lock()
         self.first_run_in_page = False  # True once app.main put the first run into the page
 
     # ---- views that need the registry (the Transformer++ baseline, an answer's task) --------
@@ -195,19 +192,28 @@ class ThinkTab:
 
     def _baseline(self, run: ebt.ThinkRun, token: int, task: Task | None) -> str:
         """The Transformer++ trained beside the EBT: its next character here, or (answer EBTs)
-        its whole answer generated left to right."""
+        its whole answer generated left to right (each prediction computed once)."""
         name = self.registry.baseline(run.checkpoint)
         if not name:
             return figures.baseline_text(None, [], "")
         try:
-            model = self.registry.get(name)
-            if task is not None:
-                answer = generate_answers(model, task, [run.prompt])[0]
-                return answers.answer_baseline_text(name, answer, run.text, task, run.prompt)
-            preds = ebt.predict_next(model, run.context(token), TOP_K)
-            return figures.baseline_text(name, preds, run.tokens[token].char)
+            key = (name, baseline_key(run, token, task))
+            if key not in self._predictions:
+                prediction = baseline_prediction(self.registry.get(name), run, token, task)
+                self._remember(key, prediction)
+            prediction = self._predictions[key]
         except ValueError as err:  # e.g. the context outgrew the baseline's window
             return f"Transformer++ baseline unavailable here: {err}"
+        if task is not None:
+            return answers.answer_baseline_text(name, prediction, run.text, task, run.prompt)
+        return figures.baseline_text(name, prediction, run.tokens[token].char)
+
+    def _remember(self, key: tuple, prediction) -> None:
+        """Keep a baseline prediction (at most PREDICTIONS_KEPT, the oldest dropped first)."""
+        with self._predictions_lock:
+            self._predictions[key] = prediction
+            while len(self._predictions) > PREDICTIONS_KEPT:
+                self._predictions.pop(next(iter(self._predictions)))
 
     def token_view(self, run: ebt.ThinkRun, token: int) -> tuple:
         """Step slider (at the final step), that step's view, best-of-N table (an answer run's:
@@ -411,6 +417,38 @@ class ThinkTab:
             print(f"EBT Explorer: no precomputed first run ({err})")
             return None
         return run.to_dict()
+
+    def adopt_first_run(self, found: dict | None) -> bool:
+        """Take the first run thought by the helper process (app/first_page.py) as this tab's
+        first run, with the Transformer++'s prediction at its first character, when it is the
+        run `first_run` would think here: the first example, at its checkpoint's defaults as
+        the widgets hold them. False (nothing taken) otherwise."""
+        if not isinstance(found, dict) or not isinstance(found.get("run"), dict):
+            return False
+        run, default = found["run"], self.registry.default_ebt
+        if not self.examples or self.examples[0]["checkpoint"] != default:
+            return False
+        example = self.examples[0]
+        try:
+            settings = think_config(*widget_values(self.registry.think_defaults(default)))
+        except ValueError:
+            return False
+        same = (run.get("checkpoint"), run.get("prompt"), run.get("config"))
+        if same != (default, example["prompt"], settings.to_dict()):
+            return False
+        try:
+            restore(run)
+        except (ValueError, KeyError, TypeError):  # not a run this version can read
+            return False
+        baseline = found.get("baseline")
+        if isinstance(baseline, dict) and baseline.get("name") == self.registry.baseline(default):
+            prediction = baseline.get("prediction")
+            if isinstance(prediction, list):  # (character, probability) pairs, as JSON lists
+                prediction = [tuple(pair) for pair in prediction]
+            self._remember((baseline["name"], baseline.get("key")), prediction)
+        with self._first_lock:
+            self._first.setdefault("run", run)
+        return True
 
     def show_first_run(self):
         """Page load: the first example's run (thought by the first page load only)."""

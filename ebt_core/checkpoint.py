@@ -14,18 +14,14 @@ import json
 import os
 import re
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
-
-from .answer.model import AnswerEBT, AnswerModelConfig
 from .config import ThinkConfig
-from .image.model import ImageDiT, ImageEBT, ImageModelConfig
-from .points.model import PointEBT, PointModelConfig, PointRegressor
-from .text.model import TextEBT, TextModelConfig, Transformer
+
+if TYPE_CHECKING:
+    from torch import nn
 
 FORMAT_VERSION = 1
 CONFIG_KEYS = ("format_version", "kind", "model", "think", "recipe")  # config.json's schema
@@ -34,16 +30,25 @@ CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE = "config.json", "model.safetensors", "m
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-# kind → (config class, model class). Other modules register their kinds here.
-KINDS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
-    "text-ebt": (TextModelConfig, TextEBT),
-    "transformer": (TextModelConfig, Transformer),
-    "image-ebt": (ImageModelConfig, ImageEBT),
-    "image-dit": (ImageModelConfig, ImageDiT),
-    "points-ebt": (PointModelConfig, PointEBT),
-    "points-regressor": (PointModelConfig, PointRegressor),
-    "answer-ebt": (AnswerModelConfig, AnswerEBT),
+# kind → (module under ebt_core, config class, model class), imported when a checkpoint of the
+# kind is loaded: scanning the folder and reading configs need no torch (the app lists its
+# checkpoints and lays out its page before any model is loaded).
+KINDS: dict[str, tuple[str, str, str]] = {
+    "text-ebt": ("text.model", "TextModelConfig", "TextEBT"),
+    "transformer": ("text.model", "TextModelConfig", "Transformer"),
+    "image-ebt": ("image.model", "ImageModelConfig", "ImageEBT"),
+    "image-dit": ("image.model", "ImageModelConfig", "ImageDiT"),
+    "points-ebt": ("points.model", "PointModelConfig", "PointEBT"),
+    "points-regressor": ("points.model", "PointModelConfig", "PointRegressor"),
+    "answer-ebt": ("answer.model", "AnswerModelConfig", "AnswerEBT"),
 }
+
+
+def _classes(kind: str) -> tuple[type, Callable[[Any], nn.Module]]:
+    """The (config class, model class) of a kind in KINDS."""
+    module_name, config_name, model_name = KINDS[kind]
+    module = import_module(f".{module_name}", __package__)
+    return getattr(module, config_name), getattr(module, model_name)
 
 
 class CheckpointError(ValueError):
@@ -143,7 +148,10 @@ def load(name_or_dir: str | os.PathLike) -> nn.Module:
     """
     path = resolve(name_or_dir)
     data = _read_config(path)
-    config_cls, model_cls = KINDS[data["kind"]]
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    config_cls, model_cls = _classes(data["kind"])
     try:
         config = config_cls.from_dict({**data["model"], "kind": data["kind"]})
         think = ThinkConfig.from_dict(data["think"]) if data.get("think") else None
@@ -190,6 +198,8 @@ def save(
     metrics: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write config.json + model.safetensors (+ metrics.jsonl) to `directory`."""
+    from safetensors.torch import save_file
+
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     config = model.config.to_dict()

@@ -30,9 +30,10 @@ import torch
 
 from .answer.model import AnswerEBT
 from .answer.training import encode_prompts
+from .points.geometry import check_points, default_window
 from .points.model import PointEBT
 from .points.tasks import TASKS
-from .points.think import check_points, default_window, energy_grid
+from .points.think import energy_grid
 from .records import ThinkRun
 from .text.model import TextEBT
 from .tokenizer import CharTokenizer

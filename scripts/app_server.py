@@ -53,7 +53,7 @@ def start_app(
             if timeout is not None and time.perf_counter() - start > timeout:
                 proc.terminate()
                 raise SystemExit(f"the app did not answer within {timeout:.0f} s{where}") from None
-            time.sleep(0.1)
+            time.sleep(0.02)  # the resolution of the start-to-page time (latency.py)
 
 
 @contextmanager

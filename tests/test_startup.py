@@ -4,12 +4,14 @@ the other tabs send nothing at page load and show their first view when first op
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qsl
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from app import permalink, tab_links
@@ -193,3 +195,190 @@ def test_start_up_runs_without_the_garbage_collector_and_turns_it_back_on():
         )
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.split("\n")[-2] == expected
+
+
+# ---- the first page's run from the helper process (app/first_page.py) ------------------------
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("helper-checkpoints")
+    _checkpoints(root)
+    return root
+
+
+def _values_without_files(explorer) -> list:
+    """The page config's values in page order, but the cached files (a fresh temp name each),
+    numbers rounded to 4 decimals (charts' JSON included): runs thought on threads with
+    other thread counts differ in the last float digits."""
+
+    def rounded(value):
+        if isinstance(value, float):
+            return round(value, 4)
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [rounded(v) for v in value]
+        if isinstance(value, str) and value.startswith("{"):
+            try:
+                return rounded(json.loads(value))
+            except ValueError:
+                return value
+        return value
+
+    values = sorted(_config_values(explorer).items())
+    return [rounded(v) for _, v in values if "path" not in str(v)]
+
+
+def test_importing_the_app_or_the_package_imports_no_torch():
+    """The server builds and serves its page before torch is imported (a request or the
+    warm-up imports it): `import app.main` and `import ebt_core` load no torch module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import ebt_core, app.main, app.first_page\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
+        "print(ebt_core.ThinkConfig.__name__, callable(ebt_core.load))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, env=env,
+        timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines()[-2:] == ["[]", "ThinkConfig True"]
+
+
+def test_the_package_names_resolve_lazily_to_their_modules():
+    import ebt_core as ebt
+    from ebt_core.records import ThinkRun
+    from ebt_core.text.model import TextEBT
+
+    assert ebt.ThinkRun is ThinkRun and ebt.TextEBT is TextEBT
+    assert ebt.descent.frozen is not None and set(ebt.__all__) <= set(dir(ebt))
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        ebt.Nope  # noqa: B018
+
+
+def test_a_helpers_run_makes_the_same_page_without_loading_a_model(tiny_root):
+    """What the helper thinks is the run the server would think; the server builds its page
+    from it (text, charts, the Transformer++ line) and loads no checkpoint doing so."""
+    from app.first_page import think_first_example
+
+    with checkpoints_env(tiny_root):
+        found = json.loads(json.dumps(think_first_example()))  # as it comes through the pipe
+        adopted, thought = create_explorer(), create_explorer()
+    assert adopted.first_page(found) and thought.first_page()
+    assert adopted.registry.loaded == [] and "arith-ebt" in thought.registry.loaded
+    assert adopted.think.first_run() == found["run"]
+    _same_run(found["run"], thought.think.first_run())
+    assert _values_without_files(adopted) == _values_without_files(thought)
+    w = adopted.think_widgets
+    assert "Transformer++" in _config_values(adopted)[w.token_md._id]
+
+
+def _same_run(a: dict, b: dict) -> None:
+    """The same run up to float rounding (the helper thinks on one thread, a server on its
+    default threads: sums in another order): same text, characters, choices and steps."""
+    assert {k: v for k, v in a.items() if k != "tokens"} == {
+        k: v for k, v in b.items() if k != "tokens"
+    }
+    for x, y in zip(a["tokens"], b["tokens"], strict=True):
+        same = ("char", "chosen", "steps_used")
+        assert [x[k] for k in same] == [y[k] for k in same]
+        for key in ("energies", "states", "grad_norms"):
+            np.testing.assert_allclose(x[key], y[key], rtol=1e-4, atol=1e-6)
+
+
+def test_the_helper_process_prints_the_first_run(tiny_root):
+    """`first_page.start()` runs the helper on $EBT_CHECKPOINTS; `result` reads its JSON."""
+    from app import first_page
+
+    with checkpoints_env(tiny_root):
+        found = first_page.result(first_page.start())
+        explorer = create_explorer()
+    assert found["run"]["prompt"] == "12+35=" and found["baseline"]["name"] == "arith-transformer"
+    assert explorer.first_page(found) and explorer.registry.loaded == []
+    thought = create_explorer_in(tiny_root)
+    assert thought.first_page()  # thinking it in this process instead: the same run
+    _same_run(found["run"], thought.think.first_run())
+
+
+def test_a_helpers_run_that_is_not_the_first_run_is_refused(tiny_root):
+    """Another prompt, other settings, another checkpoint or a broken record: the server
+    thinks the example itself (and shows the run it thought)."""
+    from app.first_page import think_first_example
+
+    with checkpoints_env(tiny_root):
+        found = think_first_example()
+        explorer = create_explorer()
+    run = found["run"]
+    bad = [
+        None,
+        {},
+        {"run": "47"},
+        {"run": {**run, "prompt": "1+1="}},
+        {"run": {**run, "checkpoint": "arith-transformer"}},
+        {"run": {**run, "config": {**run["config"], "samples": 7}}},
+        {"run": {**run, "tokens": "broken"}},
+        {"run": {**run, "format_version": 99}},
+    ]
+    for found_bad in bad:
+        assert not explorer.think.adopt_first_run(found_bad), found_bad
+    assert explorer.registry.loaded == [] and explorer.first_page({"run": {**run, "text": "x"}})
+    assert explorer.think.first_run()["text"] == "x"  # (only the fields above are checked)
+    fresh = create_explorer_in(tiny_root)
+    assert fresh.first_page({"run": {**run, "prompt": "9+9="}}) and "arith-ebt" in (
+        fresh.registry.loaded
+    )
+    _same_run(fresh.think.first_run(), run)  # thought here: the run the helper thought
+
+
+def create_explorer_in(root):
+    with checkpoints_env(root):
+        return create_explorer()
+
+
+def test_a_failed_or_slow_helper_leaves_the_server_to_think_it(capsys):
+    import subprocess
+    import sys
+
+    from app import first_page
+
+    assert first_page.result(None) is None
+    failed = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.exit('no checkpoint here')"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert first_page.result(failed) is None
+    silent = subprocess.Popen([sys.executable, "-c", "print('hello')"], stdout=subprocess.PIPE)
+    assert first_page.result(silent) is None
+    slow = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.PIPE
+    )
+    assert first_page.result(slow, wait_s=0.5) is None and slow.returncode is not None
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" (")[0].split(" took")[0] for line in lines] == [
+        "EBT Explorer: the first-page helper failed",
+        "EBT Explorer: the first-page helper printed no JSON; thinking it here",
+        "EBT Explorer: the first-page helper",
+    ]
+    assert "no checkpoint here" in lines[0] and "over 0.5 s" in lines[2]
+
+
+def test_the_transformer_baseline_is_asked_once_per_position(tiny_root, monkeypatch):
+    """Showing a token again (the token menu, Play, a permalink) reuses the Transformer++'s
+    prediction there instead of running the model again."""
+    from app import think_tab
+
+    explorer = create_explorer_in(tiny_root)
+    calls = []
+    real = think_tab.baseline_prediction
+    monkeypatch.setattr(think_tab, "baseline_prediction", lambda *a: calls.append(a[2]) or real(*a))
+    run = explorer.think.first_run()
+    first = explorer.think.select_token(run, 0)
+    again = explorer.think.select_token(run, 0)
+    assert first[-1] == again[-1] and "Transformer++" in first[-1]
+    explorer.think.select_token(run, 1)
+    assert calls == [0, 1]  # the first run's own view asked for token 0 once, before these

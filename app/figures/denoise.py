@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 import ebt_core as ebt
-from ebt_core.image.denoise import DEFAULT_EBT_STEPS
+from ebt_core.image.settings import DEFAULT_EBT_STEPS
 
 from .common import (
     _LAYOUT,

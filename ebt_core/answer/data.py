@@ -22,8 +22,10 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where a tensor is made: the app reads tasks without it
+    import torch
 
 SPLITS = ("id", "harder", "ood")
 PARTS = ("train", "val", "test")
@@ -258,5 +260,7 @@ def solution_mask(task: Task, prompts: list[str]) -> torch.Tensor | None:
     """Sudoku: (B, 288) bool, which of `all_grids()` solve each prompt; None for sums."""
     if task.name != "sudoku":
         return None
+    import torch
+
     grids = all_grids()
     return torch.tensor([[keeps_givens(p[:16], g) for g in grids] for p in prompts])

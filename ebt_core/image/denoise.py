@@ -41,16 +41,8 @@ from .data import add_noise, psnr
 from .ddim import ddim_trajectory
 from .io import ImageInput, data_url_to_frame, frame_to_data_url, read_image
 from .model import ImageDiT, ImageEBT, level_to_timestep
+from .settings import DEFAULT_EBT_STEPS, DEFAULT_EBT_TOLERANCE, MAX_DENOISE_STEPS  # no torch there
 from .tiles import blend_tiles, split_tiles, tile_batches
-
-MAX_DENOISE_STEPS = 1000
-DEFAULT_EBT_STEPS = 2  # the paper's test-time setting (1 step in training)
-# Energy-aware stopping per tile (DenoiseConfig.tolerance = None): a tile whose mean patch
-# energy changes by less than this in one step stops moving. Chosen on the validation photos
-# (128 px, noise 0.02–0.5) for the shipped image-ebt: every value from 3e-4 to 1e-2 left its
-# 2-step PSNR unchanged and 8 steps within 0.2 dB of it; 2e-3 keeps the compute tracking the
-# difficulty (a tile moves 2.1 of 8 allowed steps at noise 0.02, 5.8 at 0.5; 1e-2: 2.0–4.2).
-DEFAULT_EBT_TOLERANCE = 2e-3
 
 
 @dataclass(frozen=True)
