@@ -198,3 +198,22 @@ def test_only_a_kind_runs_that_kinds_study_into_its_own_folder(kind, tmp_path, m
     monkeypatch.setattr(study, "main", lambda argv: calls.append(argv) or {"ran": kind})
     assert evaluate.main(["--only", kind, "--quick", "--out", str(tmp_path)]) == {"ran": kind}
     assert calls == [["--out", str(tmp_path / kind), "--quick"]]
+
+
+def test_the_report_counts_every_training_stage_of_a_checkpoint(tmp_path, monkeypatch):
+    """A stage warm-started from another run (`init_from: runs/NAME`) adds that recipe's
+    iterations: the report's header said `image-ebt` (500 iterations) for 8000 + 500."""
+    base = json.loads((evaluate.RECIPES / "image-ebt-estimate.json").read_text())
+    model = ebt.load("image-ebt")
+    assert model.recipe["init_from"] == "runs/image-ebt-estimate"
+    last = ebt.read_metrics("image-ebt")[-1]["iter"]
+    assert evaluate._training(model, "image-ebt") == f"{base['iters']} + {last} iterations"
+    dit = ebt.load("image-dit")
+    assert evaluate._training(dit, "image-dit") == f"{dit.recipe['iters']} iterations"
+    monkeypatch.setattr(evaluate, "RECIPES", tmp_path)  # the base stage's recipe is not there
+    assert evaluate._training(model, "image-ebt") == f"? + {last} iterations"
+    stages = {"training": "8000 + 500 iterations", "dit_training": "8500 iterations"}
+    header = report._checkpoints({"text": [], "image": stages})
+    assert header == "`image-ebt` (8000 + 500 iterations) vs `image-dit` (8500 iterations)"
+    old = report._checkpoints({"text": [], "image": {"iters": 500, "dit_iters": 8500}})
+    assert old == "`image-ebt` (500 iterations) vs `image-dit` (8500 iterations)"

@@ -66,14 +66,20 @@ def plots(results: dict, out: Path) -> list[str]:
 
 # ---- README ---------------------------------------------------------------------------------
 def _checkpoints(results: dict) -> str:
+    def training(study: dict, key: str, iters: str) -> str:  # (results.json before the stages)
+        return study.get(key) or f"{study[iters]} iterations"
+
     parts = [
-        f"`{s['checkpoint']}` ({s['iters']} iterations) vs `{s['baseline']}` "
-        f"({s['baseline_iters']} iterations)"
+        f"`{s['checkpoint']}` ({training(s, 'training', 'iters')}) vs `{s['baseline']}` "
+        f"({training(s, 'baseline_training', 'baseline_iters')})"
         for s in results["text"]
     ]
     img = results.get("image")
     if img:
-        parts.append(f"`image-ebt` ({img['iters']} iterations) vs `image-dit` ({img['dit_iters']})")
+        parts.append(
+            f"`image-ebt` ({training(img, 'training', 'iters')}) vs `image-dit` "
+            f"({training(img, 'dit_training', 'dit_iters')})"
+        )
     return "; ".join(parts)
 
 

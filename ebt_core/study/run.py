@@ -79,8 +79,31 @@ def _r(x: float, digits: int = 4) -> float | None:
 
 
 def _iters(name: str) -> int | None:
+    """The iterations of the checkpoint's last training stage (its metrics' last row)."""
     rows = read_metrics(name)
     return rows[-1].get("iter") if rows else None
+
+
+RECIPES = Path(__file__).resolve().parents[2] / "train" / "recipes"
+
+
+def _training(model, name: str) -> str:
+    """The iterations of every training stage, the first one first ("8000 + 500 iterations"):
+    a stage that starts from another run (`init_from: runs/NAME`) adds the iterations of
+    train/recipes/NAME.json, and so on ("?" for a stage whose recipe is not there)."""
+    stages, init, seen = [_iters(name) or model.recipe.get("iters", "?")], None, set()
+    init = model.recipe.get("init_from")
+    while init and init not in seen and len(seen) < 8:
+        seen.add(init)
+        file = RECIPES / f"{Path(init).name}.json"
+        try:
+            base = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stages.append("?")
+            break
+        stages.append(base.get("iters", "?"))
+        init = base.get("init_from")
+    return " + ".join(str(n) for n in reversed(stages)) + " iterations"
 
 
 # ---- text -----------------------------------------------------------------------------------
@@ -174,6 +197,8 @@ def text_study(corpus_name: str, ebt_name: str, tf_name: str, size: StudySize) -
         "baseline": tf_name if baseline else None,
         "iters": _iters(ebt_name),
         "baseline_iters": _iters(tf_name) if baseline else None,
+        "training": _training(model, ebt_name),
+        "baseline_training": _training(baseline, tf_name) if baseline else None,
         "default_steps": default,
     }
     for split in ("id", "ood"):
@@ -226,6 +251,8 @@ def image_study(size: StudySize = FULL) -> dict:
     h, w = size.size
     out = {"size": [h, w], "photos": list(photos), "iters": _iters("image-ebt")}
     out["dit_iters"] = _iters("image-dit")
+    out["training"] = _training(ebt_model, "image-ebt")
+    out["dit_training"] = _training(dit, "image-dit")
     for split, level in (("id", ID_LEVEL), ("ood", OOD_LEVEL)):
         curves = [
             ev.psnr_vs_passes(
