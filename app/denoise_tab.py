@@ -29,6 +29,7 @@ from app.inputs import (
     image_from_upload,
     user_errors,
 )
+from app.page_load import PageLoad
 from app.runtime import Registry, compute
 from ebt_core.image.settings import DEFAULT_EBT_TOLERANCE
 
@@ -208,7 +209,7 @@ class DenoiseTab:
             return self._first["views"]
 
     # ---- layout and events ------------------------------------------------------------------
-    def build(self, demo: gr.Blocks, page: gr.Tab) -> None:
+    def build(self, loads: PageLoad, page: gr.Tab) -> None:
         """Lay out the tab inside the current gr.Tab (`page`) and wire its events (api_name
         "denoise" and "denoise_baseline"); opening the tab shows the first example denoised."""
         if not self.registry.image_ebts:
@@ -224,7 +225,7 @@ class DenoiseTab:
             gr.Examples(
                 self.examples, [image, noise], cache_examples=False, api_visibility="private"
             )
-        self._wire(demo, page, inputs, outputs)
+        self._wire(loads, page, inputs, outputs)
 
     def _controls(self) -> list:
         """image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run button."""
@@ -263,7 +264,7 @@ class DenoiseTab:
             self.link_row = gr.Row()  # the Copy link button (app/tab_links.py)
         return [image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run_btn]
 
-    def _wire(self, demo: gr.Blocks, page: gr.Tab, inputs: list, outputs: dict) -> None:
+    def _wire(self, loads: PageLoad, page: gr.Tab, inputs: list, outputs: dict) -> None:
         image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes, run_btn = inputs
         o = outputs
         record = gr.State(None)  # this visitor's last EBT run (DenoiseResult.to_dict)
@@ -297,7 +298,7 @@ class DenoiseTab:
             # page load: a ?tab=denoise link's run (app/tab_links.py); opening: the first view
             link_in = [image, checkpoint, noise, steps, step_size, langevin, seed, dit_passes]
             load = tab_links.denoise_loader(self)
-            demo.load(load, None, [*first_out, *link_in], api_visibility="private")
+            loads.add(load, [*first_out, *link_in])
             opened = tab_links.on_open("denoise", self.first_view, len(first_out))
             page.select(opened, record, first_out, api_visibility="private")
             with self.guide_box:  # the guide's presets are applied like links (app/guide.py)

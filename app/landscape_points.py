@@ -24,6 +24,7 @@ from app import guide, tab_links
 from app.figures import points as point_figures
 from app.figures.point_image import Frame, landscape_image
 from app.inputs import LIMITS, MAX_SEED, int_in, user_errors
+from app.page_load import PageLoad
 from app.point_runs import (
     context_text,
     fresh_context,
@@ -280,7 +281,7 @@ class PointLandscape:
                 )  # fmt: skip
         return self._first["outputs"] or (gr.skip(),) * 6
 
-    def build(self, demo: gr.Blocks, trained, page: gr.Tab) -> SimpleNamespace:
+    def build(self, loads: PageLoad, trained, page: gr.Tab) -> SimpleNamespace:
         """Lay out the section inside the current tab and wire its events (all private);
         opening `page` (its gr.Tab) shows the first view."""
         gr.Markdown(INTRO)
@@ -309,7 +310,7 @@ class PointLandscape:
         self.viewer.wire(w, trained)
         if self.registry.point_ebts:  # page load: a ?tab=points link's view; opening: first
             load_out = [*w.outputs, *controls]
-            demo.load(tab_links.points_loader(self), None, load_out, **private)
+            loads.add(tab_links.points_loader(self), load_out)
             opened = tab_links.on_open("points", self.first_view, len(w.outputs))
             page.select(opened, w.view, w.outputs, **private)
             with guide_box:  # presets are applied like links

@@ -24,6 +24,7 @@ import gradio as gr
 import ebt_core as ebt
 from app import figures, tab_links
 from app.inputs import LIMITS, MAX_SEED, check_think_work, int_in, user_errors
+from app.page_load import PageLoad
 from app.runtime import Registry, compute
 
 MIN_RESOLUTION = 3  # ebt.landscape's smallest grid
@@ -200,7 +201,7 @@ class LandscapeTab:
             return None
 
     # ---- layout and events ------------------------------------------------------------------
-    def build(self, demo: gr.Blocks, think: SimpleNamespace, page: gr.Tab) -> None:
+    def build(self, loads: PageLoad, think: SimpleNamespace, page: gr.Tab) -> None:
         """Lay out the tab inside the current gr.Tab and wire its events (api_name="landscape").
         `think`: the Think tab's widgets (prompt, checkpoint, token, run_state); `page`: the
         gr.Tab whose opening shows the first view."""
@@ -220,11 +221,13 @@ class LandscapeTab:
                 paths_md = gr.Markdown()
         shown = gr.State(None)
         outputs = [contour, surface, slice_md, off_plane, off_md, paths, paths_md, shown]
-        self._wire(demo, think, w, outputs)
+        self._wire(loads, think, w, outputs)
         opened = tab_links.on_open("landscape", self.first_view, N_OUTPUTS)
         page.select(opened, shown, outputs, api_visibility="private")
 
-    def _wire(self, demo, think: SimpleNamespace, w: SimpleNamespace, outputs: list) -> None:
+    def _wire(
+        self, loads: PageLoad, think: SimpleNamespace, w: SimpleNamespace, outputs: list
+    ) -> None:
         private = dict(api_visibility="private", preprocess=False)
         shown, paths, paths_md = outputs[-1], outputs[5], outputs[6]
         redraw = dict(inputs=[shown, w.projection, w.seed], outputs=[paths, paths_md], **private)
@@ -247,7 +250,7 @@ class LandscapeTab:
         link_out = [think.prompt, think.checkpoint, w.api_token, w.resolution, w.method]
         link_out += [w.steps, w.samples, w.seed]  # tab_links.LANDSCAPE_KEYS order
         load = tab_links.landscape_loader(self, think)
-        demo.load(load, None, [*outputs, *link_out], api_visibility="private")
+        loads.add(load, [*outputs, *link_out])
         with w.link_row:
             tab_links.copy_link("landscape", link_out)
 

@@ -52,6 +52,7 @@ from app.denoise_tab import DenoiseTab
 from app.inputs import LIMITS, MAX_UPLOAD_BYTES
 from app.landscape_points import PointLandscape
 from app.landscape_tab import LandscapeTab
+from app.page_load import PageLoad
 from app.playground_tab import PlaygroundTab
 from app.runtime import Registry, limit_malloc_arenas
 from app.think_tab import ThinkTab
@@ -101,6 +102,7 @@ class Explorer:
     points: PointLandscape
     playground: PlaygroundTab
     think_widgets: SimpleNamespace  # the Think tab's widgets (`first_page` sets their values)
+    page_load: PageLoad  # the one page-load event: every tab's loader (a permalink's values)
 
     def first_page(self, found: dict | None = None) -> bool:
         """Make the first example's views the Think tab's initial values, so the page itself
@@ -149,6 +151,7 @@ def create_explorer() -> Explorer:
         f"**No text EBT checkpoint in `{registry.folder}`.** Train one (see README) or point "
         "`EBT_CHECKPOINTS` at a folder of checkpoints."
     )
+    loads = PageLoad()  # every tab's reading of the URL, in one page-load event
     with gr.Blocks(title="EBT Explorer") as demo:
         style.install()
         gr.Markdown(INTRO if registry.text_ebts else f"{INTRO}\n\n{no_checkpoint}")
@@ -160,18 +163,21 @@ def create_explorer() -> Explorer:
             with gr.Tab("Landscape", id="landscape") as landscape_page:
                 with gr.Tabs() as landscape_views:  # ids: the sub-tab a ?tab=points link opens
                     with gr.Tab("Text EBT: a slice", id="slice"):
-                        landscape.build(demo, think_widgets, landscape_page)
+                        landscape.build(loads, think_widgets, landscape_page)
                     with gr.Tab("Point EBT: exact", id="points") as points_page:
-                        points.build(demo, trained, points_page)
+                        points.build(loads, trained, points_page)
             with gr.Tab("Denoise", id="denoise") as denoise_page:
-                denoise.build(demo, denoise_page)
-            think.wire(demo, think_widgets)
+                denoise.build(loads, denoise_page)
+            think.wire(loads, think_widgets)
             with gr.Tab("Playground", id="playground"):
-                playground.build(demo, trained)
-        demo.load(permalink.selected_tab, None, tabs, api_visibility="private")
-        demo.load(permalink.selected_subtab, None, landscape_views, api_visibility="private")
+                playground.build(loads, trained)
+        loads.add(permalink.selected_tab, [tabs])
+        loads.add(permalink.selected_subtab, [landscape_views])
+        loads.register(demo)
     demo.queue(default_concurrency_limit=LIMITS["concurrency"], max_size=LIMITS["queue_size"])
-    return Explorer(demo, registry, think, landscape, denoise, points, playground, think_widgets)
+    return Explorer(
+        demo, registry, think, landscape, denoise, points, playground, think_widgets, loads
+    )
 
 
 def create_demo() -> gr.Blocks:

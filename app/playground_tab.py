@@ -40,6 +40,7 @@ from app.live_training import (
     playground_recipe,
     task_check,
 )
+from app.page_load import PageLoad
 from app.point_runs import PROBE, context_text, fresh_context, parse_context, probe_context
 from app.runtime import Registry, compute
 from ebt_core.points.recipe import PointRecipe
@@ -180,7 +181,7 @@ class PlaygroundTab:
             return context_text(fresh_context(trained.task if trained else task, int(seed)))
 
     # ---- layout and events ------------------------------------------------------------------
-    def build(self, demo: gr.Blocks, trained: gr.State) -> SimpleNamespace:
+    def build(self, loads: PageLoad, trained: gr.State) -> SimpleNamespace:
         gr.Markdown(INTRO)
         w = _levers()
         with gr.Row():
@@ -210,11 +211,11 @@ class PlaygroundTab:
         w.think_btn = gr.Button("Think with the trained model", variant="primary")
         w.viewer = self.viewer.build("playground")
         self._wire(w, trained)
-        self._links(demo, w)
+        self._links(loads, w)
         return w
 
     @staticmethod
-    def _links(demo: gr.Blocks, w: SimpleNamespace) -> None:
+    def _links(loads: PageLoad, w: SimpleNamespace) -> None:
         """Permalink (?tab=playground&task=…, the levers) and the guide: both fill the levers
         and the status line; neither trains (the visitor presses Train)."""
         levers = [w.task, w.objective, w.iters, w.lr, w.samples_train, w.steps_min, w.steps_max,
@@ -223,7 +224,7 @@ class PlaygroundTab:
         outputs = [w.status, *levers]  # tab_links.playground_outputs order
         with w.link_row:
             tab_links.copy_link("playground", levers)
-        demo.load(tab_links.playground_loader(), None, outputs, api_visibility="private")
+        loads.add(tab_links.playground_loader(), outputs)
         with w.guide_box:
             guide.buttons("playground", [], tab_links.playground_outputs, outputs)
 

@@ -36,6 +36,7 @@ from app.inputs import (
     user_errors,
     widget_values,
 )
+from app.page_load import PageLoad
 from app.runtime import (
     TOP_K,
     Registry,
@@ -643,7 +644,7 @@ class ThinkTab:
         w.run_state = gr.State(None)  # this visitor's run (ThinkRun.to_dict)
         return w
 
-    def wire(self, demo: gr.Blocks, w: SimpleNamespace) -> None:
+    def wire(self, loads: PageLoad, w: SimpleNamespace) -> None:
         """The tab's events (api_name "think" and "score"), wired after the other tabs' so that
         the API lists /landscape, /denoise, /denoise_baseline, /think, /score as it always did."""
         settings = [w.steps, w.step_size, w.langevin, w.samples, w.select, w.tolerance, w.seed]
@@ -677,7 +678,7 @@ class ThinkTab:
         link_in = [*think_in, w.token, w.step]  # permalink.TABS["think"] order
         w.copy_btn.click(None, link_in, w.link, js=permalink.copy_link_js("think"), **private)
         load_out = [w.prompt, w.checkpoint, w.max_new_tokens, *settings, *run_out, w.link_md]
-        demo.load(self.on_load, None, load_out, **private)
+        loads.add(self.on_load, load_out)
         with w.guide_box:  # the guide's presets are applied like links
             guide.buttons("think", self.registry.thinkers, self.link_outputs, load_out)
             guide.buttons("answers", self.registry.thinkers, self.link_outputs, load_out)

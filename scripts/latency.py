@@ -44,21 +44,23 @@ def photo_256(folder: Path) -> Path:
     return path
 
 
-def durations(repeats: int, call, **kwargs) -> list[float]:
-    """Seconds of each of `repeats` calls of `call(**kwargs)`, after a warm-up call."""
-    call(**kwargs)  # warm-up: first-use costs (model load, caches) are not what a visitor waits for
+def durations(repeats: int, call, **kwargs) -> tuple[float, list[float]]:
+    """Seconds of a warm-up call of `call(**kwargs)`, then of each of `repeats` calls."""
     times = []
-    for _ in range(repeats):
+    for _ in range(repeats + 1):
         start = time.perf_counter()
         call(**kwargs)
         times.append(time.perf_counter() - start)
-    return times
+    return times[0], times[1:]
 
 
 def timed(repeats: int, call, **kwargs) -> dict:
-    """Median and max seconds of `call(**kwargs)` over `repeats` calls after a warm-up."""
-    times = durations(repeats, call, **kwargs)
-    return {"median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3)}
+    """Median and max seconds of `call(**kwargs)` over `repeats` calls after a warm-up, and the
+    warm-up's (`first_s`: first-use costs such as importing torch and loading a checkpoint,
+    which the first visitor of a fresh server waits for once)."""
+    first, times = durations(repeats, call, **kwargs)
+    return {"median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3),
+            "first_s": round(first, 3)}  # fmt: skip
 
 
 def first_complete_page(url: str, served_s: float, browser) -> dict:

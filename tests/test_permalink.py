@@ -89,13 +89,12 @@ def test_a_page_without_a_link_shows_the_first_example(client):
 
 
 def _loader(app, tab: str):
-    """The page-load handler a tab registered (found among the demo's load events)."""
+    """The page-load handler a tab registered (among the loaders of the page's load event)."""
     from app import tab_links
 
-    for fn in app.demo.fns.values():
-        name = getattr(fn.fn, "__qualname__", "")
-        if fn.fn is not None and name.startswith(f"{tab}_loader"):
-            return fn.fn
+    for fn in app.page_load.loaders:
+        if getattr(fn, "__qualname__", "").startswith(f"{tab}_loader"):
+            return fn
     raise AssertionError(f"no {tab} loader among the page-load events ({tab_links.__name__})")
 
 

@@ -141,15 +141,14 @@ def test_the_page_has_both_guides_and_copy_link_buttons():
 
 
 def test_a_points_link_opens_the_point_ebt_sub_tab_of_the_landscape_page():
-    from app.main import create_demo
+    from app.main import create_explorer
 
     link = SimpleNamespace(query_params={"tab": "points"})
     assert permalink.selected_tab(link).selected == "landscape"
     assert permalink.selected_subtab(link).selected == "points"
     other = SimpleNamespace(query_params={"tab": "think"})
     assert not hasattr(permalink.selected_subtab(other), "selected")  # gr.skip(): untouched
-    demo = create_demo()
-    tab_ids = {b.id for b in demo.blocks.values() if type(b).__name__ == "Tab"}
+    explorer = create_explorer()
+    tab_ids = {b.id for b in explorer.demo.blocks.values() if type(b).__name__ == "Tab"}
     assert {"landscape", "slice", "points"} <= tab_ids
-    loads = [fn.fn for fn in demo.fns.values()]
-    assert permalink.selected_subtab in loads
+    assert permalink.selected_subtab in explorer.page_load.loaders

@@ -382,3 +382,46 @@ def test_the_transformer_baseline_is_asked_once_per_position(tiny_root, monkeypa
     assert first[-1] == again[-1] and "Transformer++" in first[-1]
     explorer.think.select_token(run, 1)
     assert calls == [0, 1]  # the first run's own view asked for token 0 once, before these
+
+
+# ---- the page's one load event (app/page_load.py) ---------------------------------------------
+def test_the_page_has_one_load_event_that_runs_every_tabs_loader(baked):
+    """Every tab reads a permalink in the same round trip: one load event whose outputs are
+    every loader's, each filled by its loader (the last one that does not skip it)."""
+    explorer, _ = baked
+    loads = [fn for fn in explorer.demo.fns.values() if any(t[1] == "load" for t in fn.targets)]
+    assert len(loads) == 1 and loads[0].fn == explorer.page_load.load
+    assert len(explorer.page_load.loaders) == 7
+    outputs = explorer.page_load.outputs
+    assert [o._id for o in loads[0].outputs] == [o._id for o in outputs]
+    assert len({id(o) for o in outputs}) == len(outputs)  # each component once
+    assert all(v == gr.skip() for v in explorer.page_load.load(_no_link()))  # a plain load
+    # a ?tab=points link: the Landscape page, its Point EBT sub-tab, the section's view
+    values = explorer.page_load.load(_no_link(tab="points", seed="3"))
+    by_id = {o._id: v for o, v in zip(outputs, values, strict=True)}
+    assert by_id[_tabs_id(explorer, "ebt-tabs")].selected == "landscape"
+    filled = [v for v in values if not (isinstance(v, dict) and v == gr.skip())]
+    assert len(filled) > 10  # the section's outputs and controls
+
+
+def _tabs_id(explorer, elem_id: str) -> int:
+    return next(b._id for b in explorer.demo.blocks.values() if b.elem_id == elem_id)
+
+
+def test_a_loader_that_fails_leaves_the_other_tabs_alone(caplog):
+    from app.page_load import PageLoad
+
+    with gr.Blocks() as demo:
+        a, b, shared = gr.Textbox(), gr.Textbox(), gr.Textbox()
+        loads = PageLoad()
+        loads.add(lambda request: ("a", gr.skip()), [a, shared])
+        loads.add(lambda request: 1 / 0, [b])
+        loads.add(lambda request: "late", [shared])
+        loads.register(demo)
+    assert loads.outputs == [a, shared, b]
+    assert loads.load(_no_link()) == ["a", "late", gr.skip()]
+    assert "ZeroDivisionError" in caplog.text or "division by zero" in caplog.text
+    empty = PageLoad()
+    with gr.Blocks() as bare:
+        empty.register(bare)
+    assert not bare.fns  # no loader: no load event
