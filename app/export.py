@@ -24,9 +24,8 @@ from plotly.offline import get_plotlyjs
 import ebt_core as ebt
 from app import figures
 from app.figures import answer as answers
+from app.runtime import TOP_K
 from ebt_core.answer.data import Task
-
-TOP_K = 5
 
 
 # ---- the run as data for the page's script -----------------------------------------------------

@@ -28,7 +28,8 @@ class PageLoad:
 
     def __init__(self) -> None:
         self.parts: list[tuple[Callable, list]] = []
-        self.outputs: list = []
+        self.outputs: list = []  # every loader's outputs, each component once (`register`)
+        self._slots: list[list[int]] = []  # per loader: where its outputs sit in `outputs`
 
     def add(self, fn: Callable[[gr.Request], object], outputs: Sequence) -> None:
         """`fn(request)` runs at every page load; it returns one value per output (a bare value
@@ -43,6 +44,8 @@ class PageLoad:
         """Wire the one load event (call once, inside `demo`, after every `add`)."""
         for _, outputs in self.parts:
             self.outputs += [o for o in outputs if all(o is not seen for seen in self.outputs)]
+        index = {id(o): i for i, o in enumerate(self.outputs)}
+        self._slots = [[index[id(o)] for o in outputs] for _, outputs in self.parts]
         if self.parts:
             demo.load(self.load, None, self.outputs, api_visibility="private")
 
@@ -50,7 +53,7 @@ class PageLoad:
         """Every loader's values, placed at its outputs (gr.skip() where none gives one). A
         loader that fails leaves its outputs alone (one console line), never the others'."""
         values = [SKIP] * len(self.outputs)
-        for fn, outputs in self.parts:
+        for (fn, outputs), slots in zip(self.parts, self._slots, strict=True):
             try:
                 got = fn(request)
             except Exception as err:  # noqa: BLE001 (one tab's bad link must not blank the page)
@@ -59,10 +62,7 @@ class PageLoad:
             got = (got,) if len(outputs) == 1 else tuple(got)
             if len(got) != len(outputs):
                 raise ValueError(f"{fn} returned {len(got)} values for {len(outputs)} outputs")
-            for component, value in zip(outputs, got):
+            for slot, value in zip(slots, got):
                 if not _skipped(value):
-                    values[self._index(component)] = value
+                    values[slot] = value
         return values
-
-    def _index(self, component) -> int:
-        return next(i for i, o in enumerate(self.outputs) if o is component)

@@ -107,12 +107,14 @@ def think(model, prompt, config: ThinkConfig | None = None, max_new_tokens: int 
     points after a list of (x, y) pairs (point EBTs, see points.think), or a whole answer
     (answer EBTs, see answer.think: max_new_tokens is ignored). Returns a ThinkRun."""
     from .answer import think as answer_think
+    from .answer.model import AnswerEBT
     from .points import think as points_think
+    from .points.model import PointEBT
     from .text import think as text_think
 
-    if isinstance(model, __getattr__("AnswerEBT")):
+    if isinstance(model, AnswerEBT):
         return answer_think.think(model, prompt, config)
-    if isinstance(model, __getattr__("PointEBT")):
+    if isinstance(model, PointEBT):
         return points_think.think(model, prompt, config, max_new_tokens, **options)
     return text_think.think(model, prompt, config, max_new_tokens, **options)
 
@@ -122,12 +124,14 @@ def score(model, prompt, answer, config: ThinkConfig | None = None):
     (PointScoreResult), or a whole answer (answer EBTs: ScoreResult over its K positions,
     `total_energy` the whole answer's energy)."""
     from .answer import think as answer_think
+    from .answer.model import AnswerEBT
     from .points import think as points_think
+    from .points.model import PointEBT
     from .text import think as text_think
 
-    if isinstance(model, __getattr__("AnswerEBT")):
+    if isinstance(model, AnswerEBT):
         return answer_think.score(model, prompt, answer, config)
-    if isinstance(model, __getattr__("PointEBT")):
+    if isinstance(model, PointEBT):
         return points_think.score(model, prompt, answer, config)
     return text_think.score(model, prompt, answer, config)
 
