@@ -173,6 +173,32 @@ def test_relative_loss_counts_every_level_alike():
     assert relative.item() > 1.5 * plain.item() > 0
 
 
+def test_signal_weight_gives_each_level_the_dits_noise_mse_weight():
+    """signal_weight multiplies the relative loss by ᾱ: at one level the loss is exactly ᾱ times
+    the relative one (for both objectives), so the weight per level is ᾱ/(1−ᾱ), the DiT's."""
+    model = overlapping("image-ebt", context=True, energy="denoiser", window=True).train()
+    clean = torch.rand(4, 3, 16, 16) * 2 - 1
+    grey = torch.zeros(4, dtype=torch.bool)
+    abar = model.alphas_cumprod[299].item()  # level 0.3
+    seeded = lambda: torch.Generator().manual_seed(0)
+    for objective in ("descent", "estimate"):
+        base = dict(
+            kind="image-ebt",
+            train_level=0.3,
+            train_level_min=0.3,
+            steps_max=1,
+            relative_loss=True,
+            objective=objective,
+            model={"energy": "denoiser"},
+        )
+        relative, _ = ebt_loss(model, clean, grey, ImageRecipe(**base), seeded())
+        signal, _ = ebt_loss(model, clean, grey, ImageRecipe(**base, signal_weight=True), seeded())
+        assert signal.item() == pytest.approx(abar * relative.item(), rel=1e-5)
+        assert 0 < signal.item() < relative.item()
+    with pytest.raises(ValueError, match="signal_weight must be true or false"):
+        ImageRecipe.from_dict({"kind": "image-ebt", "signal_weight": "yes"})
+
+
 # --- the final evaluation of a descent ------------------------------------------------------------
 
 

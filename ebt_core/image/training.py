@@ -5,9 +5,10 @@ steps (α jittered per crop) with `create_graph=True` and apply SmoothL1 between
 candidate and the clean crop, so the loss backpropagates through ∇E (second order). With
 `train_level_min` > 0 every crop gets its own level, uniform in [train_level_min, train_level];
 `relative_loss` divides each crop's loss by its noise variance 1 − ᾱ, so every level counts alike
-(as PSNR gains do) instead of the noisiest crops dominating. DiT: MSE between predicted and true
-noise, with t drawn uniformly from the low-noise part of the schedule (levels ≤ `train_level`),
-or at the EBT's per-crop levels when `train_level_min` > 0.
+(as PSNR gains do) instead of the noisiest crops dominating; `signal_weight` multiplies it by ᾱ as
+well, which is the DiT's noise MSE written in pixels (ᾱ/(1−ᾱ), the signal-to-noise ratio).
+DiT: MSE between predicted and true noise, with t drawn uniformly from the low-noise part of the
+schedule (levels ≤ `train_level`), or at the EBT's per-crop levels when `train_level_min` > 0.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class ImageRecipe(Recipe):
     log_levels: bool = False  # per-crop levels log-uniform instead (as many low as high)
     init_from: str = ""  # a checkpoint of the same kind and architecture to fine-tune
     relative_loss: bool = False  # EBT: each crop's loss ÷ its noise variance 1 − ᾱ
+    signal_weight: bool = False  # EBT: and × ᾱ (the DiT's ε-MSE weighting of levels)
     eval_passes: int = 5  # DiT: DDIM passes of the held-out evaluation
     # EBT: "descent" = the loss on every unrolled step (reference §4); "estimate" (energy
     # "denoiser" only) = regress its estimate g(x̂, y, ℓ) on the clean crop, with x̂ = y or, for a
@@ -56,6 +58,9 @@ class ImageRecipe(Recipe):
             raise ValueError(
                 f"train_level_min must be in [0, train_level], got {self.train_level_min}"
             )
+        for name in ("log_levels", "relative_loss", "signal_weight"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.objective not in ("descent", "estimate"):
             raise ValueError(f"objective must be 'descent' or 'estimate', got {self.objective!r}")
         if not 0.0 <= self.self_condition <= 1.0:
@@ -87,6 +92,8 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
     abar = model.alphas_cumprod[t]  # (B,)
     noisy, _ = add_noise(clean, abar, gen, grey)  # (B, C, crop, crop)
     weight = 1 / (1 - abar) if recipe.relative_loss else torch.ones_like(abar)  # (B,)
+    if recipe.signal_weight:
+        weight = weight * abar
     if recipe.objective == "estimate":
         return _estimate_loss(model, clean, noisy, t, weight, recipe, gen)
     steps = int(torch.randint(recipe.steps_min, recipe.steps_max + 1, (), generator=gen))
