@@ -122,8 +122,8 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
 
 def _estimate_loss(model: ImageEBT, clean, noisy, t, weight, recipe: ImageRecipe, gen):
     """MSE between the denoiser energy's estimate g(x̂, y, ℓ) and the clean crop, each crop's
-    ÷ its noise variance with `relative_loss`; x̂ = y, or g(y, y, ℓ) for a `self_condition`
-    share of the crops (what the descent's first step reaches, roughly)."""
+    × `weight` (its level's: `relative_loss`, `signal_weight`); x̂ = y, or g(y, y, ℓ) for a
+    `self_condition` share of the crops (what the descent's first step reaches, roughly)."""
     candidate = noisy
     chosen = torch.rand(len(clean), generator=gen) < recipe.self_condition  # (B,)
     if chosen.any():
