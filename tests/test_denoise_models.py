@@ -199,6 +199,65 @@ def test_signal_weight_gives_each_level_the_dits_noise_mse_weight():
         ImageRecipe.from_dict({"kind": "image-ebt", "signal_weight": "yes"})
 
 
+# --- training-crop augmentation -------------------------------------------------------------------
+
+
+def ramp_corpus(crop: int = 8):
+    """A corpus of one 64×64 photo whose value rises by 0.01 per pixel left to right."""
+    from ebt_core.image.data import ImageCorpus
+
+    corpus = ImageCorpus.__new__(ImageCorpus)
+    ramp = (torch.arange(64, dtype=torch.float32) * 0.01 - 0.3).expand(3, 64, 64).clone()
+    corpus.crop, corpus.train_images, corpus.train_grey = crop, [ramp], [False]
+    return corpus
+
+
+def slopes(crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean |difference| between neighbouring pixels across columns and across rows, per crop
+    (the interior, away from the antialiasing filter's reach at the borders)."""
+    inner = crops[:, :, 2:-2, 2:-2]
+    across_columns = inner.diff(dim=3).abs().flatten(1).mean(1)
+    across_rows = inner.diff(dim=2).abs().flatten(1).mean(1)
+    return across_columns, across_rows
+
+
+def test_plain_crops_keep_the_photos_scale_and_orientation():
+    corpus = ramp_corpus()
+    crops, _ = corpus.train_batch(64, torch.Generator().manual_seed(0))
+    columns, rows = slopes(crops)
+    torch.testing.assert_close(columns, torch.full_like(columns, 0.01))  # flipped or not
+    assert rows.max().item() < 1e-6
+    again, _ = corpus.train_batch(64, torch.Generator().manual_seed(0), False, 1.0)
+    torch.testing.assert_close(crops, again)  # the options' defaults draw the same crops
+
+
+def test_rotated_crops_turn_the_photo_by_quarter_turns():
+    crops, _ = ramp_corpus().train_batch(64, torch.Generator().manual_seed(0), rotate=True)
+    columns, rows = slopes(crops)
+    turned = rows > 0.005
+    assert 10 < int(turned.sum()) < 54  # about half the crops lie on their side
+    for along, across in ((rows[turned], columns[turned]), (columns[~turned], rows[~turned])):
+        torch.testing.assert_close(along, torch.full_like(along, 0.01))
+        assert across.max().item() < 1e-6
+
+
+def test_downscaled_crops_show_more_of_the_photo_per_pixel():
+    """min_scale s: a crop shows its photo downscaled by a factor in [s, 1], so the ramp's slope
+    per pixel is 0.01 / factor, in [0.01, 0.02] for s = ½, and spread over that range."""
+    crops, _ = ramp_corpus().train_batch(200, torch.Generator().manual_seed(0), min_scale=0.5)
+    columns, rows = slopes(crops)
+    assert columns.min().item() > 0.0099 and columns.max().item() < 0.0201
+    assert columns.max().item() - columns.min().item() > 0.008
+    assert rows.max().item() < 1e-5
+    assert crops.shape == (200, 3, 8, 8)
+    with pytest.raises(ValueError, match="min_scale must be in"):
+        ImageRecipe.from_dict({"kind": "image-dit", "min_scale": 0.05})
+    with pytest.raises(ValueError, match="min_scale must be a number"):
+        ImageRecipe.from_dict({"kind": "image-dit", "min_scale": "half"})
+    with pytest.raises(ValueError, match="rotate must be true or false"):
+        ImageRecipe.from_dict({"kind": "image-ebt", "rotate": 1})
+
+
 # --- the final evaluation of a descent ------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@
     python -m train.train_image train/recipes/image-ebt.json        # the same, as a module
     torchrun --nproc_per_node 2 train/train_image.py RECIPE     # data-parallel (gloo on CPU)
 
-Data: random 32×32 crops (with flips) of the photographs bundled in scikit-image and
+Data: random 32×32 crops (with flips; with the recipe's `rotate` and `min_scale`, also turned
+by multiples of 90° and downscaled) of the photographs bundled in scikit-image and
 scikit-learn; held-out crops come from other photographs (ebt_core/image/data.py). CPU by
 default, CUDA when present; under torchrun every process draws its own crops and the gradients
 are averaged (train/common.py). Seeded; every `eval_every` iterations it logs held-out PSNR at the
@@ -99,7 +100,7 @@ def train(argv=None) -> Path:
         # 1. learning rate schedule
         lr = common.set_lr(optimizer, it, recipe)
         # 2. loss on a fresh batch of noisy crops
-        clean, grey = corpus.train_batch(recipe.batch, gen)
+        clean, grey = corpus.train_batch(recipe.batch, gen, recipe.rotate, recipe.min_scale)
         loss, stats = loss_fn(model, clean.to(device), grey.to(device), recipe, gen)
         # 3. backward, average gradients across processes, clip, step
         common.optimizer_step(model, optimizer, loss, recipe, world)

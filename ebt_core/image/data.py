@@ -24,6 +24,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 TRAIN_IMAGES = (
     "skimage:coffee",
@@ -91,24 +92,51 @@ SPLITS = {"train": TRAIN_IMAGES, "validation": VALIDATION_IMAGES, "heldout": HEL
 
 
 class ImageCorpus:
-    """Random training crops (with horizontal flips) and fixed validation / held-out crops."""
+    """Random training crops (flips; optionally rotations and downscaling) and fixed validation /
+    held-out crops."""
 
     def __init__(self, crop: int = 32) -> None:
         self.crop = crop
         self.train_images = [to_units(load_photo(n)) for n in TRAIN_IMAGES]
         self.train_grey = [_is_grey(n) for n in TRAIN_IMAGES]
 
-    def train_batch(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        """Random crops → (clean (B, 3, crop, crop), grey (B,) bool). Images drawn uniformly."""
+    def train_batch(
+        self,
+        batch: int,
+        generator: torch.Generator,
+        rotate: bool = False,
+        min_scale: float = 1.0,
+    ) -> tuple[torch.Tensor, ...]:
+        """Random crops → (clean (B, 3, crop, crop), grey (B,) bool). Images drawn uniformly,
+        each crop flipped left–right with probability ½.
+
+        rotate: also turn each crop by a random multiple of 90° (with the flip: any of the
+            square's 8 symmetries). min_scale < 1: each crop shows its photo downscaled by a
+            factor s ~ U[min_scale, 1] (a (crop/s)² window resized to crop², antialiased), as
+            the app downscales uploads to 256 px. The defaults draw exactly the random numbers
+            of the plain crops (a recipe without these options trains as it always has).
+        """
+        if not 0.0 < min_scale <= 1.0:
+            raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
         picks = torch.randint(len(self.train_images), (batch,), generator=generator).tolist()
         crops = []
         for i in picks:
             image = self.train_images[i]
-            y = int(torch.randint(image.shape[1] - self.crop + 1, (1,), generator=generator))
-            x = int(torch.randint(image.shape[2] - self.crop + 1, (1,), generator=generator))
-            crop = image[:, y : y + self.crop, x : x + self.crop]
+            side = self.crop
+            if min_scale < 1.0:
+                scale = min_scale + (1.0 - min_scale) * float(torch.rand((), generator=generator))
+                side = min(round(self.crop / scale), *image.shape[1:])
+            y = int(torch.randint(image.shape[1] - side + 1, (1,), generator=generator))
+            x = int(torch.randint(image.shape[2] - side + 1, (1,), generator=generator))
+            crop = image[:, y : y + side, x : x + side]
+            if side != self.crop:
+                crop = F.interpolate(
+                    crop[None], size=(self.crop, self.crop), mode="bilinear", antialias=True
+                )[0].clamp(-1, 1)
             if torch.rand((), generator=generator) < 0.5:
                 crop = crop.flip(-1)
+            if rotate:
+                crop = crop.rot90(int(torch.randint(4, (), generator=generator)), dims=(1, 2))
             crops.append(crop)
         grey = torch.tensor([self.train_grey[i] for i in picks])
         return torch.stack(crops), grey

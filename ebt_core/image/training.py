@@ -49,6 +49,10 @@ class ImageRecipe(Recipe):
     # `self_condition` share of the crops, x̂ = g(y, y, ℓ) (no graph): one backward, no ∇E
     objective: str = "descent"
     self_condition: float = 0.5
+    # data augmentation (both kinds): crops also turned by multiples of 90°, and photos shown
+    # downscaled by a random factor in [min_scale, 1] (1 = native resolution only)
+    rotate: bool = False
+    min_scale: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -58,7 +62,7 @@ class ImageRecipe(Recipe):
             raise ValueError(
                 f"train_level_min must be in [0, train_level], got {self.train_level_min}"
             )
-        for name in ("log_levels", "relative_loss", "signal_weight"):
+        for name in ("log_levels", "relative_loss", "signal_weight", "rotate"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.objective not in ("descent", "estimate"):
@@ -67,6 +71,10 @@ class ImageRecipe(Recipe):
             raise ValueError(f"self_condition must be in [0, 1], got {self.self_condition}")
         if self.objective == "estimate" and self.model.get("energy") != "denoiser":
             raise ValueError("objective 'estimate' trains the 'denoiser' energy: set model.energy")
+        if isinstance(self.min_scale, bool) or not isinstance(self.min_scale, (int, float)):
+            raise ValueError(f"min_scale must be a number in [0.1, 1], got {self.min_scale!r}")
+        if not 0.1 <= self.min_scale <= 1.0:
+            raise ValueError(f"min_scale must be in [0.1, 1], got {self.min_scale}")
         if self.eval_passes < 1:
             raise ValueError(f"eval_passes must be >= 1, got {self.eval_passes}")
         DenoiseConfig.from_dict(self.denoise)  # fail at load time, not after training
