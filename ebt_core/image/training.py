@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..config import _check_float
 from ..descent import frozen, jittered_step_size, unroll
 from ..recipe import Recipe
 from .data import ID_LEVEL, OOD_LEVEL, add_noise, psnr
@@ -71,10 +72,7 @@ class ImageRecipe(Recipe):
             raise ValueError(f"self_condition must be in [0, 1], got {self.self_condition}")
         if self.objective == "estimate" and self.model.get("energy") != "denoiser":
             raise ValueError("objective 'estimate' trains the 'denoiser' energy: set model.energy")
-        if isinstance(self.min_scale, bool) or not isinstance(self.min_scale, (int, float)):
-            raise ValueError(f"min_scale must be a number in [0.1, 1], got {self.min_scale!r}")
-        if not 0.1 <= self.min_scale <= 1.0:
-            raise ValueError(f"min_scale must be in [0.1, 1], got {self.min_scale}")
+        _check_float("min_scale", self.min_scale, 0.1, 1.0)
         if self.eval_passes < 1:
             raise ValueError(f"eval_passes must be >= 1, got {self.eval_passes}")
         DenoiseConfig.from_dict(self.denoise)  # fail at load time, not after training
