@@ -203,13 +203,20 @@ def test_only_a_kind_runs_that_kinds_study_into_its_own_folder(kind, tmp_path, m
 def test_the_report_counts_every_training_stage_of_a_checkpoint(tmp_path, monkeypatch):
     """A stage warm-started from another run (`init_from: runs/NAME`) adds that recipe's
     iterations: the report's header said `image-ebt` (500 iterations) for 8000 + 500."""
-    base = json.loads((evaluate.RECIPES / "image-ebt-estimate.json").read_text())
-    model = ebt.load("image-ebt")
-    assert model.recipe["init_from"] == "runs/image-ebt-estimate"
+
+    def iters(name: str) -> int:
+        return json.loads((evaluate.RECIPES / f"{name}.json").read_text())["iters"]
+
+    model = ebt.load("image-ebt")  # estimate, descent, estimate again, descent again
+    assert model.recipe["init_from"] == "runs/image-ebt-estimate-2"
     last = ebt.read_metrics("image-ebt")[-1]["iter"]
-    assert evaluate._training(model, "image-ebt") == f"{base['iters']} + {last} iterations"
-    dit = ebt.load("image-dit")
-    assert evaluate._training(dit, "image-dit") == f"{dit.recipe['iters']} iterations"
+    chain = ["image-ebt-estimate", "image-ebt-base", "image-ebt-estimate-2"]
+    earlier = " + ".join(str(iters(name)) for name in chain)
+    assert evaluate._training(model, "image-ebt") == f"{earlier} + {last} iterations"
+    dit = ebt.load("image-dit")  # a base run, then the same recipe continued
+    assert dit.recipe["init_from"] == "runs/image-dit-base"
+    both = f"{iters('image-dit-base')} + {dit.recipe['iters']} iterations"
+    assert evaluate._training(dit, "image-dit") == both
     monkeypatch.setattr(evaluate, "RECIPES", tmp_path)  # the base stage's recipe is not there
     assert evaluate._training(model, "image-ebt") == f"? + {last} iterations"
     stages = {"training": "8000 + 500 iterations", "dit_training": "8500 iterations"}
