@@ -6,6 +6,10 @@
     python -m train.train_image train/recipes/image-ebt.json        # the same, as a module
     torchrun --nproc_per_node 2 train/train_image.py RECIPE     # data-parallel (gloo on CPU)
 
+The shipped checkpoints are the last stage of a chain: a recipe with `init_from: runs/NAME`
+starts from the run of train/recipes/NAME.json, which must exist (`--out runs/NAME`); the
+README's checkpoint table lists each chain in order (image-ebt: four stages, image-dit: two).
+
 Data: random 32×32 crops (with flips; with the recipe's `rotate` and `min_scale`, also turned
 by multiples of 90° and downscaled) of the photographs bundled in scikit-image and
 scikit-learn; held-out crops come from other photographs (ebt_core/image/data.py). CPU by
