@@ -15,7 +15,7 @@ from ebt_core.image.denoise import descent_trajectory
 from ebt_core.image.model import noise_schedule, timestep_embedding
 from ebt_core.image.quality import block_edge_ratio
 from ebt_core.image.tiles import blend_tiles, split_tiles
-from ebt_core.image.training import ImageRecipe, ebt_loss, training_timesteps
+from ebt_core.image.training import ImageRecipe, ebt_loss, grey_noise_mask, training_timesteps
 
 from .test_image import TINY
 
@@ -161,6 +161,30 @@ def test_dit_trains_at_the_ebts_levels_when_asked(monkeypatch):
     assert int(seen[0].min()) >= 9 and int(seen[1].min()) < 9
 
 
+def test_both_losses_noise_greyscale_crops_as_the_recipe_asks(monkeypatch):
+    """grey_colour_noise reaches the noise of both kinds' losses: at 0 a greyscale crop's noise
+    is the same on every channel, at 1 the channels differ."""
+    from ebt_core.image import training
+
+    seen, real = [], training.add_noise
+
+    def recording(*args):
+        noisy, eps = real(*args)
+        seen.append(noisy)
+        return noisy, eps
+
+    monkeypatch.setattr(training, "add_noise", recording)
+    clean = torch.zeros(2, 3, 16, 16)
+    grey = torch.ones(2, dtype=torch.bool)
+    for kind, loss in (("image-dit", training.dit_loss), ("image-ebt", ebt_loss)):
+        model = overlapping(kind)
+        for share in (0.0, 1.0):
+            recipe = ImageRecipe(kind=kind, train_level_min=0.01, grey_colour_noise=share)
+            loss(model, clean, grey, recipe, torch.Generator().manual_seed(0))
+            channels_differ = (seen[-1][:, 1:] != seen[-1][:, :1]).any().item()
+            assert channels_differ == (share == 1.0), (kind, share)
+
+
 def test_relative_loss_counts_every_level_alike():
     """Same crops, same noise: weighting by 1/(1−ᾱ) raises the loss (every weight > 1)."""
     model = overlapping("image-ebt").train()
@@ -256,6 +280,27 @@ def test_downscaled_crops_show_more_of_the_photo_per_pixel():
         ImageRecipe.from_dict({"kind": "image-dit", "min_scale": "half"})
     with pytest.raises(ValueError, match="rotate must be true or false"):
         ImageRecipe.from_dict({"kind": "image-ebt", "rotate": 1})
+
+
+def test_grey_colour_noise_gives_a_share_of_greyscale_crops_independent_channel_noise():
+    """grey_colour_noise p: about p of the greyscale crops are noised channel by channel (as a
+    greyscale photo stored as RGB is by `denoise`); colour crops are never marked grey, and
+    p = 0 keeps every greyscale crop grey without drawing from the generator."""
+    grey = torch.tensor([True] * 300 + [False] * 100)
+    recipe = ImageRecipe.from_dict({"kind": "image-dit", "grey_colour_noise": 0.5})
+    same = grey_noise_mask(grey, recipe, torch.Generator().manual_seed(0))
+    assert not same[300:].any()
+    assert 110 < int(same[:300].sum()) < 190
+    gen = torch.Generator().manual_seed(0)
+    before = gen.get_state()
+    assert torch.equal(
+        grey_noise_mask(grey, ImageRecipe.from_dict({"kind": "image-dit"}), gen), grey
+    )
+    assert torch.equal(gen.get_state(), before)
+    every = ImageRecipe.from_dict({"kind": "image-ebt", "grey_colour_noise": 1.0})
+    assert not grey_noise_mask(grey, every, gen).any()
+    with pytest.raises(ValueError, match=r"grey_colour_noise must be in \[0.0, 1.0\]"):
+        ImageRecipe.from_dict({"kind": "image-dit", "grey_colour_noise": 1.5})
 
 
 # --- the final evaluation of a descent ------------------------------------------------------------

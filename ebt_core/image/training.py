@@ -54,6 +54,10 @@ class ImageRecipe(Recipe):
     # downscaled by a random factor in [min_scale, 1] (1 = native resolution only)
     rotate: bool = False
     min_scale: float = 1.0
+    # the share of greyscale crops noised on each channel independently, as a greyscale photo
+    # stored as RGB is noised by `denoise` (the rest get the same noise on every channel, as a
+    # one-channel photo is); 0 = every greyscale crop gets grey noise
+    grey_colour_noise: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -73,6 +77,7 @@ class ImageRecipe(Recipe):
         if self.objective == "estimate" and self.model.get("energy") != "denoiser":
             raise ValueError("objective 'estimate' trains the 'denoiser' energy: set model.energy")
         _check_float("min_scale", self.min_scale, 0.1, 1.0)
+        _check_float("grey_colour_noise", self.grey_colour_noise, 0.0, 1.0)
         if self.eval_passes < 1:
             raise ValueError(f"eval_passes must be >= 1, got {self.eval_passes}")
         DenoiseConfig.from_dict(self.denoise)  # fail at load time, not after training
@@ -92,8 +97,18 @@ def training_timesteps(recipe: ImageRecipe, batch: int, timesteps: int, gen) -> 
     return (torch.exp(lo + u * (hi - lo)).round() - 1).long().clamp(t_min, t_max)
 
 
+def grey_noise_mask(grey: torch.Tensor, recipe: ImageRecipe, gen: torch.Generator):
+    """grey (B,) bool → which crops get the same noise on every channel: the greyscale ones
+    less a `grey_colour_noise` share of them, drawn per crop."""
+    if recipe.grey_colour_noise <= 0:
+        return grey
+    coloured = torch.rand(len(grey), generator=gen) < recipe.grey_colour_noise
+    return grey & ~coloured.to(grey.device)
+
+
 def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
     """clean (B, C, crop, crop) in [-1, 1], grey (B,) → (loss, stats)."""
+    grey = grey_noise_mask(grey, recipe, gen)
     t = training_timesteps(recipe, len(clean), model.config.timesteps, gen).to(clean.device)
     abar = model.alphas_cumprod[t]  # (B,)
     noisy, _ = add_noise(clean, abar, gen, grey)  # (B, C, crop, crop)
@@ -151,6 +166,7 @@ def _estimate_loss(model: ImageEBT, clean, noisy, t, weight, recipe: ImageRecipe
 def dit_loss(model: ImageDiT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
     """Noise-prediction MSE at t ~ U{0..t(train_level)}, or with train_level_min > 0 at the
     EBT's levels (`training_timesteps`: uniform or log-uniform). Returns (loss, stats)."""
+    grey = grey_noise_mask(grey, recipe, gen)
     if recipe.train_level_min > 0:
         t = training_timesteps(recipe, len(clean), model.config.timesteps, gen)
     else:
