@@ -8,7 +8,7 @@
 
 The shipped checkpoints are the last stage of a chain: a recipe with `init_from: runs/NAME`
 starts from the run of train/recipes/NAME.json, which must exist (`--out runs/NAME`); the
-README's checkpoint table lists each chain in order (image-ebt: four stages, image-dit: two).
+README's checkpoint table lists each chain in order.
 
 Data: random 32×32 crops (with flips; with the recipe's `rotate` and `min_scale`, also turned
 by multiples of 90° and downscaled) of the photographs bundled in scikit-image and

@@ -97,7 +97,7 @@ def training_timesteps(recipe: ImageRecipe, batch: int, timesteps: int, gen) -> 
     return (torch.exp(lo + u * (hi - lo)).round() - 1).long().clamp(t_min, t_max)
 
 
-def grey_noise_mask(grey: torch.Tensor, recipe: ImageRecipe, gen: torch.Generator):
+def grey_noise_mask(grey: torch.Tensor, recipe: ImageRecipe, gen: torch.Generator) -> torch.Tensor:
     """grey (B,) bool → which crops get the same noise on every channel: the greyscale ones
     less a `grey_colour_noise` share of them, drawn per crop."""
     if recipe.grey_colour_noise <= 0:
