@@ -667,3 +667,66 @@ def test_a_refining_fine_tune_starts_from_a_plain_checkpoint(tmp_path):
     wider = overlapping("image-ebt", **REFINING, head_channels=8)
     with pytest.raises(ValueError, match="differs in head_channels"):
         warm_start(wider, str(tmp_path / "base"))
+
+
+# --- the refining landscape at a proportional level (refine_ratio) ---------------------------------
+
+
+def test_refine_ratio_reads_the_first_candidate_at_a_level_proportional_to_the_start():
+    """With refine_ratio ρ, a later step reads (x̂₁, round(ρ·(t + 1)) − 1) for the tiles where ρ·ℓ
+    is at least refine_min, and (y, t) for the rest; the recorded energies are exactly those and
+    the first step is the plain one."""
+    model = overlapping("image-ebt", **REFINING, refine_ratio=0.2, refine_min=0.01)
+    plain = overlapping("image-ebt", **REFINING)
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(3, 3, 16, 16, generator=g) * 2 - 1
+    t = torch.tensor([20, 90, 300])  # levels 0.021, 0.091, 0.301 → ρ·ℓ 0.0042, 0.0182, 0.0602
+    run = list(descent_trajectory(model, y, 3, 8.0, t=t))
+    base = list(descent_trajectory(plain, y, 3, 8.0, t=t))
+    first = run[1][0]
+    torch.testing.assert_close(first, base[1][0])
+    context, at = model.step_context(2, y, t, first)
+    assert at.tolist() == [20, 17, 59]  # the first tile's 0.0042 < refine_min: it keeps (y, t)
+    torch.testing.assert_close(context[0], y[0])
+    torch.testing.assert_close(context[1:], first[1:])
+    for state, energy in run[1:]:
+        torch.testing.assert_close(energy, model.energy(state, context, at))
+    torch.testing.assert_close(run[2][0][0], base[2][0][0])  # the unrefined tile: as before
+    assert not torch.allclose(run[2][0][1:], base[2][0][1:])
+    with pytest.raises(ValueError, match="first step's candidate"):
+        model.step_context(1, y, t, None)
+
+
+def test_refine_ratio_is_checked_with_named_messages_and_trained_through_the_unroll(tmp_path):
+    from train.train_image import warm_start
+
+    base = {**TINY, "overlap": 2, **REFINING}
+    for options, match in (
+        ({"refine_ratio": -0.1}, "refine_ratio must be in"),
+        ({"refine_ratio": 1.0}, "refine_ratio must be in"),
+        ({"refine_ratio": "half"}, "refine_ratio must be a number"),
+        ({"refine_ratio": 0.2, "refine_level": 0.001}, "not both"),
+        ({"refine_ratio": 0.2, "energy": "residual"}, "'denoiser' energy"),
+        ({"refine_ratio": 0.2, "refine_min": 0.0}, "refine_min must be in"),
+        ({"refine_ratio": 0.2, "refine_min": 0.0004}, "at least 1/timesteps"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            ebt.ImageModelConfig(**{**base, **options})
+    losses = {}
+    for ratio in (0.0, 0.5):
+        model = overlapping("image-ebt", **REFINING, refine_ratio=ratio, seed=3)
+        recipe = ImageRecipe(batch=3, steps_min=2, steps_max=2, train_level=0.5,
+                             train_level_min=0.2, log_levels=True)  # fmt: skip
+        clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        loss, _ = ebt_loss(model.train(), clean, torch.zeros(3, dtype=torch.bool), recipe,
+                           torch.Generator().manual_seed(0))  # fmt: skip
+        loss.backward()
+        assert model.get_parameter("energy_head.last.weight").grad.abs().sum() > 0
+        losses[ratio] = loss.item()
+    assert losses[0.0] != pytest.approx(losses[0.5], rel=1e-6)
+    ebt.save(overlapping("image-ebt", **REFINING, seed=1), tmp_path / "plain")
+    refining = overlapping("image-ebt", **REFINING, refine_ratio=0.2, seed=2)
+    warm_start(refining, str(tmp_path / "plain"))  # the weights carry over; the ratio stays
+    assert refining.config.refine_ratio == 0.2
+    assert_denoises_whole_photos_and_round_trips(refining, tmp_path / "ratio")
+

@@ -207,8 +207,8 @@ def test_the_report_counts_every_training_stage_of_a_checkpoint(tmp_path, monkey
     def iters(name: str) -> int:
         return json.loads((evaluate.RECIPES / f"{name}.json").read_text())["iters"]
 
-    model = ebt.load("image-ebt")  # estimate, descent, and that pair three times more
-    assert model.recipe["init_from"] == "runs/image-ebt-estimate-4"
+    model = ebt.load("image-ebt")  # estimate, descent, that pair three times more, refining
+    assert model.recipe["init_from"] == "runs/image-ebt-4"
     last = ebt.read_metrics("image-ebt")[-1]["iter"]
     chain = [
         "image-ebt-estimate",
@@ -218,6 +218,7 @@ def test_the_report_counts_every_training_stage_of_a_checkpoint(tmp_path, monkey
         "image-ebt-estimate-3",
         "image-ebt-3",
         "image-ebt-estimate-4",
+        "image-ebt-4",
     ]
     earlier = " + ".join(str(iters(name)) for name in chain)
     assert evaluate._training(model, "image-ebt") == f"{earlier} + {last} iterations"

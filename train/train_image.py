@@ -51,13 +51,17 @@ def build(recipe: iobj.ImageRecipe, device: torch.device):
     return model, common.make_optimizer(model, recipe)
 
 
+REFINING_FIELDS = ("refine_level", "refine_ratio", "refine_min")
+
+
 def warm_start(model, source: str) -> None:
     """Fine-tune: start from every weight of a checkpoint of the same kind and architecture.
-    `refine_level` may differ: it changes how the descent reads the weights, not the weights."""
+    The refining options (`refine_level`, `refine_ratio`, `refine_min`) may differ: they change
+    how the descent reads the weights, not the weights."""
     base = ebt.load(source)
     same = type(base) is type(model)
     if same:
-        own = replace(model.config, refine_level=base.config.refine_level)
+        own = replace(model.config, **{k: getattr(base.config, k) for k in REFINING_FIELDS})
         differ = sorted(k for k, v in vars(base.config).items() if vars(own)[k] != v)
     if not same or differ:
         raise ValueError(
