@@ -730,3 +730,26 @@ def test_refine_ratio_is_checked_with_named_messages_and_trained_through_the_unr
     assert refining.config.refine_ratio == 0.2
     assert_denoises_whole_photos_and_round_trips(refining, tmp_path / "ratio")
 
+
+
+def test_the_estimate_objective_trains_the_later_steps_on_the_landscape_they_descend():
+    """objective 'estimate', self-conditioned crops: g is regressed at (g₁, the later steps'
+    context): with refine_ratio, g₁ at ρ·ℓ where that is ≥ refine_min; without, y at ℓ."""
+    from ebt_core.image.training import _estimate_loss
+
+    clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    noisy = clean + 0.3 * torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    t = torch.tensor([20, 90, 300])
+    weight = torch.tensor([1.0, 2.0, 3.0])
+    recipe = ImageRecipe(batch=3, objective="estimate", self_condition=1.0,
+                         model={"energy": "denoiser"})  # fmt: skip
+    for ratio in (0.0, 0.2):
+        model = overlapping("image-ebt", **REFINING, refine_ratio=ratio, seed=4)
+        loss, _ = _estimate_loss(model, clean, noisy, t, weight, recipe, torch.Generator())
+        with torch.no_grad():
+            first = model.estimate(noisy, noisy, t)
+            context, at = (noisy, t) if not ratio else model.step_context(1, noisy, t, first)
+            per_crop = (model.estimate(first, context, at) - clean).square().flatten(1).mean(1)
+        torch.testing.assert_close(loss, (per_crop * weight).mean())
+        if ratio:
+            assert at.tolist() == [20, 17, 59]

@@ -144,15 +144,18 @@ def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Gener
 def _estimate_loss(model: ImageEBT, clean, noisy, t, weight, recipe: ImageRecipe, gen):
     """MSE between the denoiser energy's estimate g(x̂, y, ℓ) and the clean crop, each crop's
     × `weight` (its level's: `relative_loss`, `signal_weight`); x̂ = y, or g(y, y, ℓ) for a
-    `self_condition` share of the crops (what the descent's first step reaches, roughly)."""
-    candidate = noisy
+    `self_condition` share of the crops (what the descent's first step reaches, roughly),
+    read beside what the descent's later steps read (`ImageEBT.step_context`: y at ℓ, or with a
+    refining landscape that first candidate at its refining level)."""
+    candidate, context, at = noisy, noisy, t
     chosen = torch.rand(len(clean), generator=gen) < recipe.self_condition  # (B,)
     if chosen.any():
         with torch.no_grad():
             first = model.estimate(noisy[chosen], noisy[chosen], t[chosen])
-        candidate = noisy.clone()
-        candidate[chosen] = first
-    estimate = model.estimate(candidate, noisy, t)
+        later, later_t = model.step_context(1, noisy[chosen], t[chosen], first)
+        candidate, context, at = noisy.clone(), noisy.clone(), t.clone()
+        candidate[chosen], context[chosen], at[chosen] = first, later, later_t
+    estimate = model.estimate(candidate, context, at)
     per_crop = (estimate - clean).square().flatten(1).mean(1)  # (B,)
     loss = (per_crop * weight).mean()
     stats = {
