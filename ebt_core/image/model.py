@@ -72,7 +72,7 @@ class ImageModelConfig(_BackboneConfig):
         reading the first step's candidate x̂₁ as its context at the low level ℓ_r (an annealed
         pair of landscapes, as IRED anneals its energies, Du et al. 2024; as DDIM's last passes
         read the first estimate at a low level). Needs the "denoiser" energy.
-    refine_ratio: 0 (off), or ρ in (0, 1): the refining level follows the start's level,
+    refine_ratio: 0 (off), or ρ in (0, 0.99]: the refining level follows the start's level,
         ℓ_r = ρ·ℓ per tile (as DDIM's passes step down in proportion to where they start),
         instead of the fixed `refine_level`; a tile whose ρ·ℓ lies below `refine_min` keeps
         descending E(x̂ | y, ℓ) (a landscape at a level the model never trained on misleads:
