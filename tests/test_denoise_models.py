@@ -669,7 +669,7 @@ def test_a_refining_fine_tune_starts_from_a_plain_checkpoint(tmp_path):
         warm_start(wider, str(tmp_path / "base"))
 
 
-# --- the refining landscape at a proportional level (refine_ratio) ---------------------------------
+# --- the refining landscape at a proportional level (refine_ratio) --------------------------------
 
 
 def test_refine_ratio_reads_the_first_candidate_at_a_level_proportional_to_the_start():
@@ -731,7 +731,6 @@ def test_refine_ratio_is_checked_with_named_messages_and_trained_through_the_unr
     assert_denoises_whole_photos_and_round_trips(refining, tmp_path / "ratio")
 
 
-
 def test_the_estimate_objective_trains_the_later_steps_on_the_landscape_they_descend():
     """objective 'estimate', self-conditioned crops: g is regressed at (g₁, the later steps'
     context): with refine_ratio, g₁ at ρ·ℓ where that is ≥ refine_min; without, y at ℓ."""
@@ -753,3 +752,74 @@ def test_the_estimate_objective_trains_the_later_steps_on_the_landscape_they_des
         torch.testing.assert_close(loss, (per_crop * weight).mean())
         if ratio:
             assert at.tolist() == [20, 17, 59]
+
+
+# --- the re-noised refining context (refine_context="renoise") ------------------------------------
+
+
+def test_renoise_carries_the_first_candidate_to_the_refining_level_along_its_implied_noise():
+    """refine_context "renoise": a refining tile reads √ᾱ_r·x̂₁ + √(1−ᾱ_r)·ε̂ with
+    ε̂ = (y − √ᾱ·x̂₁)/√(1−ᾱ). If x̂₁ is the clean tile that made y, that is the forward process
+    at the refining level with y's own noise, and DDIM's step to that level; an unrefined tile
+    still reads (y, t), and "clean" reads x̂₁ itself. The descent's energies are on it."""
+    model = overlapping("image-ebt", **REFINING, refine_ratio=0.2, refine_context="renoise")
+    clean_context = overlapping("image-ebt", **REFINING, refine_ratio=0.2)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(3, 3, 16, 16, generator=g) * 2 - 1
+    eps = torch.randn(3, 3, 16, 16, generator=g)
+    t = torch.tensor([20, 90, 300])  # ρ·ℓ 0.0042 (< refine_min), 0.0182, 0.0602
+    abar = model.alphas_cumprod
+    a = abar[t].reshape(-1, 1, 1, 1)
+    y = a.sqrt() * x0 + (1 - a).sqrt() * eps
+    context, at = model.step_context(2, y, t, x0)
+    assert at.tolist() == [20, 17, 59]
+    torch.testing.assert_close(context[0], y[0])
+    a_r = abar[at].reshape(-1, 1, 1, 1)
+    forward = a_r.sqrt() * x0 + (1 - a_r).sqrt() * eps
+    torch.testing.assert_close(context[1:], forward[1:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(context[1:], ddim_step(y, eps, a, a_r)[1:], atol=1e-5, rtol=1e-5)
+    assert (context[1:] - x0[1:]).abs().mean() > 0.01  # it is noisier than x̂₁
+    plain, plain_at = clean_context.step_context(2, y, t, x0)
+    torch.testing.assert_close(plain[1:], x0[1:])
+    assert plain_at.tolist() == at.tolist()
+    fixed = overlapping("image-ebt", **REFINING, refine_level=0.01, refine_context="renoise")
+    context, at = fixed.step_context(1, y, t, x0)
+    assert at.tolist() == [9, 9, 9]
+    a_r = abar[at].reshape(-1, 1, 1, 1)
+    forward = a_r.sqrt() * x0 + (1 - a_r).sqrt() * eps
+    torch.testing.assert_close(context, forward, atol=1e-5, rtol=1e-5)
+    run = list(descent_trajectory(model, y, 3, 8.0, t=t))
+    context, at = model.step_context(2, y, t, run[1][0])
+    for state, energy in run[1:]:
+        torch.testing.assert_close(energy, model.energy(state, context, at))
+
+
+def test_renoise_is_checked_trained_through_and_fine_tunes_from_a_clean_checkpoint(tmp_path):
+    from train.train_image import warm_start
+
+    base = {**TINY, "overlap": 2, **REFINING}
+    for options, match in (
+        ({"refine_ratio": 0.2, "refine_context": "noisy"}, "refine_context must be one of"),
+        ({"refine_context": "renoise"}, "set refine_ratio or refine_level"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            ebt.ImageModelConfig(**{**base, **options})
+    losses = {}
+    for context in ("clean", "renoise"):
+        model = overlapping(
+            "image-ebt", **REFINING, refine_ratio=0.5, refine_context=context, seed=3
+        )
+        recipe = ImageRecipe(batch=3, steps_min=2, steps_max=2, train_level=0.5,
+                             train_level_min=0.2, log_levels=True)  # fmt: skip
+        clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        loss, _ = ebt_loss(model.train(), clean, torch.zeros(3, dtype=torch.bool), recipe,
+                           torch.Generator().manual_seed(0))  # fmt: skip
+        loss.backward()
+        assert model.get_parameter("energy_head.last.weight").grad.abs().sum() > 0
+        losses[context] = loss.item()
+    assert losses["clean"] != pytest.approx(losses["renoise"], rel=1e-6)
+    ebt.save(overlapping("image-ebt", **REFINING, refine_ratio=0.2, seed=1), tmp_path / "clean")
+    renoising = overlapping("image-ebt", **REFINING, refine_ratio=0.5, refine_context="renoise")
+    warm_start(renoising, str(tmp_path / "clean"))  # the weights carry over; the options stay
+    assert (renoising.config.refine_ratio, renoising.config.refine_context) == (0.5, "renoise")
+    assert_denoises_whole_photos_and_round_trips(renoising, tmp_path / "renoise")

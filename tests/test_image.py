@@ -271,3 +271,46 @@ def test_training_smoke_then_reload(kind, tmp_path):
     assert ("id_psnr_step" if kind == "image-ebt" else "id_psnr") in rows[-1]
     assert not (out / ".resume").exists()
     assert ebt.denoise(model, photo(40, 40)).passes > 0
+
+
+def test_clip_stretch_clips_the_asked_share_at_each_end_and_keeps_the_order():
+    from ebt_core.image.data import clip_stretch, load_photo
+
+    photo = load_photo("skimage:chelsea")
+    assert np.mean(photo <= 2) < 0.001 and np.mean(photo >= 253) < 0.001  # hardly clipped
+    out = clip_stretch(photo, 0.05)
+    assert out.dtype == np.uint8 and out.shape == photo.shape
+    assert 0.04 < np.mean(out == 0) < 0.06 and 0.04 < np.mean(out == 255) < 0.06
+    order = np.argsort(photo.ravel(), kind="stable")
+    assert (np.diff(out.ravel()[order].astype(int)) >= 0).all()  # a monotone map of the values
+    full = clip_stretch(photo, 0.0)
+    assert full.min() == 0 and full.max() == 255 and np.mean(full == 0) < 0.001
+    for share in (-0.1, 0.5, 1.0):
+        with pytest.raises(ValueError, match=r"share must be in \[0, 0.5\)"):
+            clip_stretch(photo, share)
+    with pytest.raises(ValueError, match="flat"):
+        clip_stretch(np.full((8, 8, 3), 7, np.uint8), 0.05)
+
+
+def test_eval_denoise_measures_clipped_photos_and_refuses_a_bad_share(tmp_path, capsys):
+    path = Path(__file__).resolve().parents[1] / "scripts" / "eval_denoise.py"
+    spec = importlib.util.spec_from_file_location("eval_denoise", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    config = {**TINY, "crop": 16, "overlap": 2}
+    ebt_model = ebt.ImageEBT(ebt.ImageModelConfig(**config, kind="image-ebt"))
+    dit = ebt.ImageDiT(ebt.ImageModelConfig(**config, kind="image-dit"))
+    ebt.save(ebt_model, tmp_path / "ebt")
+    ebt.save(dit, tmp_path / "dit")
+    common = ["--ebt", str(tmp_path / "ebt"), "--dit", str(tmp_path / "dit"), "--split",
+              "validation", "--side", "24", "--levels", "0.1", "--dit-passes", "1"]  # fmt: skip
+    plain, clipped = tmp_path / "plain.json", tmp_path / "clipped.json"
+    module.main([*common, "--json", str(plain)])
+    module.main([*common, "--clip", "0.05", "--json", str(clipped)])
+    assert "contrast stretched to clip 0.05" in capsys.readouterr().out
+    a, b = json.loads(plain.read_text())["0.1"], json.loads(clipped.read_text())["0.1"]
+    assert a["noisy"] != pytest.approx(b["noisy"], abs=0.01)  # other photos, other numbers
+    with pytest.raises(SystemExit):
+        module.main([*common, "--clip", "0.7"])
+    assert "--clip must be in [0, 0.5)" in capsys.readouterr().err

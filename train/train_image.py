@@ -51,13 +51,13 @@ def build(recipe: iobj.ImageRecipe, device: torch.device):
     return model, common.make_optimizer(model, recipe)
 
 
-REFINING_FIELDS = ("refine_level", "refine_ratio", "refine_min")
+REFINING_FIELDS = ("refine_level", "refine_ratio", "refine_min", "refine_context")
 
 
 def warm_start(model, source: str) -> None:
     """Fine-tune: start from every weight of a checkpoint of the same kind and architecture.
-    The refining options (`refine_level`, `refine_ratio`, `refine_min`) may differ: they change
-    how the descent reads the weights, not the weights."""
+    The refining options (`refine_level`, `refine_ratio`, `refine_min`, `refine_context`) may
+    differ: they change how the descent reads the weights, not the weights."""
     base = ebt.load(source)
     same = type(base) is type(model)
     if same:

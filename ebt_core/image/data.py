@@ -66,6 +66,21 @@ def load_photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, :3].astype(np.uint8))
 
 
+def clip_stretch(image: np.ndarray, share: float) -> np.ndarray:
+    """(H, W, C) uint8 → the same photo with its contrast stretched linearly so that about
+    `share` of its values clip to 0 and as many to 255 (the `share` and 1 − `share` quantiles
+    over all channels map to 0 and 255). Photos in the wild often have clipped shadows and
+    highlights; the validation photos have none, so `scripts/eval_denoise.py --clip` uses this
+    to check a setting on them too. share = 0 stretches the range to 0–255 without clipping."""
+    if not 0.0 <= share < 0.5:
+        raise ValueError(f"share must be in [0, 0.5), got {share!r}")
+    x = image.astype(np.float64)
+    lo, hi = np.quantile(x, share), np.quantile(x, 1.0 - share)
+    if hi <= lo:
+        raise ValueError("the photo is flat: there is no contrast to stretch")
+    return np.clip((x - lo) / (hi - lo) * 255.0, 0, 255).round().astype(np.uint8)
+
+
 def to_units(image: np.ndarray) -> torch.Tensor:
     """(H, W, C) uint8 → (C, H, W) float32 in [-1, 1]."""
     return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1.0

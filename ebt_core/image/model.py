@@ -35,6 +35,7 @@ IMAGE_KINDS = ("image-ebt", "image-dit")
 ENERGY_HEADS = ("linear", "residual", "denoiser")
 PIXEL_HEADS = ("patch", "resize")
 ESTIMATE_FORMS = ("residual", "noise")
+REFINE_CONTEXTS = ("clean", "renoise")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,11 @@ class ImageModelConfig(_BackboneConfig):
         descending E(x̂ | y, ℓ) (a landscape at a level the model never trained on misleads:
         read at 0.004 the shipped estimator loses 0.8 dB at noise 0.02).
     refine_min: the lowest refining level `refine_ratio` uses (the lowest training level).
+    refine_context: what the refining steps read as their noisy context. "clean": x̂₁ itself
+        (a smooth image labelled with the level ℓ_r). "renoise": x̂₁ carried to ℓ_r along the
+        noise it implies, √ᾱ_r·x̂₁ + √(1−ᾱ_r)·ε̂ with ε̂ = (y − √ᾱ·x̂₁)/√(1−ᾱ) — DDIM's
+        deterministic step (η = 0), so the context looks like what the estimator was trained
+        on: a noisy image at its level.
     window: multiply those overlapping kernels by a fixed separable tent that falls to ~0 at
         their borders (with overlap = patch/2 the tents of neighbouring patches sum to 1), so a
         patch's contribution fades out instead of stopping at an edge: no block steps.
@@ -104,6 +110,7 @@ class ImageModelConfig(_BackboneConfig):
     refine_level: float = 0.0
     refine_ratio: float = 0.0
     refine_min: float = 0.01
+    refine_context: str = "clean"
     estimate_form: str = "residual"
     channels: int = 3
     n_layer: int = 4
@@ -152,6 +159,14 @@ class ImageModelConfig(_BackboneConfig):
                 )
         _check_float("refine_ratio", self.refine_ratio, 0.0, 0.99)
         _check_float("refine_min", self.refine_min, 0.0, 1.0, lo_open=True)
+        if self.refine_context not in REFINE_CONTEXTS:
+            raise ValueError(
+                f"refine_context must be one of {REFINE_CONTEXTS}, got {self.refine_context!r}"
+            )
+        if self.refine_context != "clean" and not (self.refine_level or self.refine_ratio):
+            raise ValueError(
+                "refine_context is read by the refining steps: set refine_ratio or refine_level"
+            )
         if self.refine_ratio:
             if self.energy != "denoiser" or self.kind != "image-ebt":
                 raise ValueError("refine_ratio is for the image-ebt's 'denoiser' energy")
@@ -476,19 +491,34 @@ class ImageEBT(_PatchBackbone, LearnedStepSize):
         timesteps t (n,), or with `refine_level` after the first step, the first step's
         candidate `first` (n, C, crop, crop; detached) at the refining level's timestep; with
         `refine_ratio`, at ρ·ℓ for the tiles where that is ≥ `refine_min` (the others keep
-        reading the noisy start at t)."""
+        reading the noisy start at t). With refine_context "renoise", x̂₁ is carried to that
+        level along the noise it implies (see ImageModelConfig)."""
         c = self.config
         if index == 0 or not (c.refine_level or c.refine_ratio):
             return noisy, t
         if first is None:
             raise ValueError("a refining step reads the first step's candidate: pass it")
         if c.refine_level:
-            return first, torch.full_like(t, level_to_timestep(c.refine_level, c.timesteps))
+            refine = torch.full_like(t, level_to_timestep(c.refine_level, c.timesteps))
+            return self._refining_context(first, noisy, t, refine), refine
         # level ℓ ↔ t = timesteps·ℓ − 1, so ρ·ℓ ↔ round(ρ·(t + 1)) − 1
         refine = torch.round(c.refine_ratio * (t + 1).double()).long() - 1  # (n,)
         use = refine >= level_to_timestep(c.refine_min, c.timesteps)  # (n,) bool
-        context = torch.where(use.reshape(-1, 1, 1, 1), first, noisy)
-        return context, torch.where(use, refine, t)
+        refine = torch.where(use, refine, t)
+        context = self._refining_context(first, noisy, t, refine)
+        return torch.where(use.reshape(-1, 1, 1, 1), context, noisy), refine
+
+    def _refining_context(
+        self, first: torch.Tensor, noisy: torch.Tensor, t: torch.Tensor, refine: torch.Tensor
+    ) -> torch.Tensor:
+        """x̂₁ (n, C, crop, crop) as read at timesteps `refine` (n,): as is ("clean"), or
+        re-noised from y at t along its implied noise ("renoise", a DDIM step)."""
+        if self.config.refine_context == "clean":
+            return first
+        abar = self.alphas_cumprod.to(first.dtype)
+        a, a_r = abar[t].reshape(-1, 1, 1, 1), abar[refine].reshape(-1, 1, 1, 1)
+        eps = (noisy - a.sqrt() * first) / (1 - a).sqrt()  # the noise x̂₁ implies in y
+        return a_r.sqrt() * first + (1 - a_r).sqrt() * eps
 
     def step_contexts(self, noisy: torch.Tensor, t: torch.Tensor) -> StepContexts:
         """The contexts of one descent from `noisy` at timesteps t (n,), step by step."""
