@@ -823,3 +823,34 @@ def test_renoise_is_checked_trained_through_and_fine_tunes_from_a_clean_checkpoi
     warm_start(renoising, str(tmp_path / "clean"))  # the weights carry over; the options stay
     assert (renoising.config.refine_ratio, renoising.config.refine_context) == (0.5, "renoise")
     assert_denoises_whole_photos_and_round_trips(renoising, tmp_path / "renoise")
+
+
+# --- clipped-contrast crops (clip_contrast) -------------------------------------------------------
+
+
+def test_clip_contrast_stretches_a_share_of_the_crops_and_clips_them_to_the_image_range():
+    from ebt_core.image.training import clip_contrast
+
+    ramp = torch.linspace(-1, 1, 16 * 16).reshape(1, 1, 16, 16).expand(400, 3, 16, 16).clone()
+    gen = torch.Generator().manual_seed(0)
+    off = ImageRecipe(batch=400)
+    assert clip_contrast(ramp, off, gen) is ramp
+    assert torch.equal(gen.get_state(), torch.Generator().manual_seed(0).get_state())  # no draws
+    out = clip_contrast(ramp, ImageRecipe(batch=400, clip_contrast=0.5, clip_gain=2.0), gen)
+    changed = (out != ramp).flatten(1).any(1)
+    assert 150 < changed.sum() < 250  # about half the crops
+    assert out.min() >= -1 and out.max() <= 1
+    for crop in out[changed]:
+        values = crop[0].flatten()
+        assert (values.diff() >= 0).all()  # a monotone map of the ramp
+        # the stretched range covers [−1, 1]: whatever the offset, something clips at an end
+        assert (values == -1).any() or (values == 1).any()
+        assert values.min() == -1 or values.max() == 1
+        slope = (values.diff()[(values[1:] > -1) & (values[:-1] < 1)]).mean()
+        assert 1.0 <= slope / (2 / 255) <= 2.0 + 1e-4  # gain in [1, clip_gain]
+    for options, match in (
+        ({"clip_contrast": 1.5}, "clip_contrast must be in"),
+        ({"clip_gain": 0.5}, "clip_gain must be in"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            ImageRecipe(batch=4, **options)

@@ -260,6 +260,7 @@ def test_training_smoke_then_reload(kind, tmp_path):
         "eval_every": 2,
         "eval_batch": 6,
         "eval_steps": [1, 2],
+        "clip_contrast": 0.5,  # the augmentation runs in the loop
     }
     path = tmp_path / f"tiny-{kind}.json"
     path.write_text(json.dumps(recipe))

@@ -11,7 +11,8 @@ starts from the run of train/recipes/NAME.json, which must exist (`--out runs/NA
 README's checkpoint table lists each chain in order.
 
 Data: random 32×32 crops (with flips; with the recipe's `rotate` and `min_scale`, also turned
-by multiples of 90° and downscaled) of the photographs bundled in scikit-image and
+by multiples of 90° and downscaled; with `clip_contrast`, a share of them contrast-stretched
+with clipped shadows and highlights) of the photographs bundled in scikit-image and
 scikit-learn; held-out crops come from other photographs (ebt_core/image/data.py). CPU by
 default, CUDA when present; under torchrun every process draws its own crops and the gradients
 are averaged (train/common.py). Seeded; every `eval_every` iterations it logs held-out PSNR at the
@@ -109,6 +110,7 @@ def train(argv=None) -> Path:
         lr = common.set_lr(optimizer, it, recipe)
         # 2. loss on a fresh batch of noisy crops
         clean, grey = corpus.train_batch(recipe.batch, gen, recipe.rotate, recipe.min_scale)
+        clean = iobj.clip_contrast(clean, recipe, gen)
         loss, stats = loss_fn(model, clean.to(device), grey.to(device), recipe, gen)
         # 3. backward, average gradients across processes, clip, step
         common.optimizer_step(model, optimizer, loss, recipe, world)

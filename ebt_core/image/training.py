@@ -58,6 +58,10 @@ class ImageRecipe(Recipe):
     # stored as RGB is noised by `denoise` (the rest get the same noise on every channel, as a
     # one-channel photo is); 0 = every greyscale crop gets grey noise
     grey_colour_noise: float = 0.0
+    # the share of crops whose contrast is stretched and clipped (`clip_contrast`): photos in the
+    # wild have clipped shadows and highlights, the training photos few; 0 = none
+    clip_contrast: float = 0.0
+    clip_gain: float = 2.0  # the largest gain a: x → clamp(a·x + b, −1, 1), a ~ U[1, clip_gain]
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +82,8 @@ class ImageRecipe(Recipe):
             raise ValueError("objective 'estimate' trains the 'denoiser' energy: set model.energy")
         _check_float("min_scale", self.min_scale, 0.1, 1.0)
         _check_float("grey_colour_noise", self.grey_colour_noise, 0.0, 1.0)
+        _check_float("clip_contrast", self.clip_contrast, 0.0, 1.0)
+        _check_float("clip_gain", self.clip_gain, 1.0, 10.0)
         if self.eval_passes < 1:
             raise ValueError(f"eval_passes must be >= 1, got {self.eval_passes}")
         DenoiseConfig.from_dict(self.denoise)  # fail at load time, not after training
@@ -104,6 +110,23 @@ def grey_noise_mask(grey: torch.Tensor, recipe: ImageRecipe, gen: torch.Generato
         return grey
     coloured = torch.rand(len(grey), generator=gen) < recipe.grey_colour_noise
     return grey & ~coloured.to(grey.device)
+
+
+def clip_contrast(clean: torch.Tensor, recipe: ImageRecipe, gen: torch.Generator) -> torch.Tensor:
+    """clean (B, C, H, W) in [-1, 1] → a `clip_contrast` share of the crops (drawn per crop)
+    stretched as a photo with clipped shadows and highlights is: x → clamp(a·x + b, −1, 1) with
+    gain a ~ U[1, clip_gain] and offset b ~ U[−(a − 1), a − 1], so the stretched range [−a + b,
+    a + b] still covers [−1, 1] and whatever falls outside it clips. Draws no random numbers
+    when the share is 0 (a recipe without it trains as it always has)."""
+    if recipe.clip_contrast <= 0:
+        return clean
+    n = len(clean)
+    chosen = torch.rand(n, generator=gen) < recipe.clip_contrast  # (B,)
+    gain = 1 + (recipe.clip_gain - 1) * torch.rand(n, generator=gen)  # (B,)
+    offset = (gain - 1) * (2 * torch.rand(n, generator=gen) - 1)  # (B,)
+    gain = torch.where(chosen, gain, torch.ones_like(gain)).to(clean).reshape(-1, 1, 1, 1)
+    offset = torch.where(chosen, offset, torch.zeros_like(offset)).to(clean).reshape(-1, 1, 1, 1)
+    return (gain * clean + offset).clamp(-1, 1)
 
 
 def ebt_loss(model: ImageEBT, clean, grey, recipe: ImageRecipe, gen: torch.Generator):
