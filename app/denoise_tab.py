@@ -322,13 +322,13 @@ INTRO = """An **image EBT** gives a candidate photo an energy, reading the noisy
 level beside it (the energy is how far the candidate is from what the model, reading it, would
 make of it), and denoises by gradient descent on the candidate's pixels from the noisy photo;
 a few steps suffice, and each tile stops once its energy settles (it changes by less than {tol:g}
-in a step), so "EBT steps" is an upper bound. At noise 0.05 and above, from its second step on, the
-shipped `image-ebt` reads its first step's result in place of the noisy photo, at a fifth of the noise level (a
-refining landscape, as DDIM's later passes read a lower level), so its energy chart joins two
-landscapes at step 1. The **DiT** baseline is a diffusion model of the
-same size sampled with DDIM. Noise is the diffusion level (both were trained on levels
-0.01–0.5; 0 = your photo is already noisy, and both assume level 0.1). Photos larger than {side}
-pixels a side are downscaled."""
+in a step), so "EBT steps" is an upper bound. At noise 0.02 and above, from its second step on,
+the shipped `image-ebt` reads its first step's result carried to half the noise level (along the
+noise it implies, as a DDIM step does) in place of the noisy photo: a refining landscape, as
+DDIM's later passes read a lower level, so its energy chart joins two landscapes at step 1. The
+**DiT** baseline is a diffusion model of the same size sampled with DDIM. Noise is the diffusion
+level (both were trained on levels 0.01–0.5; 0 = your photo is already noisy, and both assume
+level 0.1). Photos larger than {side} pixels a side are downscaled."""
 
 
 def _outputs() -> dict:

@@ -93,7 +93,7 @@ def _training(model, name: str) -> str:
     train/recipes/NAME.json, and so on ("?" for a stage whose recipe is not there)."""
     stages, init, seen = [_iters(name) or model.recipe.get("iters", "?")], None, set()
     init = model.recipe.get("init_from")
-    while init and init not in seen and len(seen) < 8:
+    while init and init not in seen and len(seen) < 64:  # `seen` stops a cycle; 64: a bound
         seen.add(init)
         file = RECIPES / f"{Path(init).name}.json"
         try:
