@@ -11,8 +11,8 @@ Each photo (downscaled so its longer side is ≤ --side, as the app does; 0 = fu
 to each level with --seeds seeds and denoised whole (blended tiles). Prints one row per level
 (means over photos and seeds) and the JSON of every number with --json. --clip Q first
 stretches each photo's contrast so about Q of its values clip at each end (`clip_stretch`): the
-validation photos have no clipped pixels, unlike many photos (and the held-out astronaut, 14% of
-its values ≤ 2, and china, 4.8% ≥ 253).
+validation photos have hardly any clipped pixels, unlike many photos (the held-out astronaut
+has 14% of its values ≤ 2, china 4.8% ≥ 253).
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def clip_stretch(image: np.ndarray, share: float) -> np.ndarray:
     """(H, W, C) uint8 → the same photo with its contrast stretched linearly so that about
     `share` of its values clip to 0 and as many to 255 (the `share` and 1 − `share` quantiles
     over all channels map to 0 and 255). Photos in the wild often have clipped shadows and
-    highlights; the validation photos have none, so `scripts/eval_denoise.py --clip` uses this
+    highlights; the validation photos hardly any, so `scripts/eval_denoise.py --clip` uses this
     to check a setting on them too. share = 0 stretches the range to 0–255 without clipping."""
     if not 0.0 <= share < 0.5:
         raise ValueError(f"share must be in [0, 0.5), got {share!r}")
