@@ -33,6 +33,26 @@ def overlapping(kind: str, seed: int = 0, **options):
     return model.eval()
 
 
+def assert_config_errors(base: dict, cases) -> None:
+    """Each (options, message) makes ImageModelConfig(**base, **options) raise that message."""
+    for options, match in cases:
+        with pytest.raises(ValueError, match=match):
+            ebt.ImageModelConfig(**{**base, **options})
+
+
+def unrolled_loss(model, **recipe) -> float:
+    """The descent objective's loss on 3 seeded crops, backpropagated: it is finite and reaches
+    the energy head's last layer."""
+    recipe = ImageRecipe(batch=3, **recipe)
+    clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    loss, _ = ebt_loss(model.train(), clean, torch.zeros(3, dtype=torch.bool), recipe,
+                       torch.Generator().manual_seed(0))  # fmt: skip
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert model.get_parameter("energy_head.last.weight").grad.abs().sum() > 0
+    return loss.item()
+
+
 # --- overlapping patches --------------------------------------------------------------------------
 
 
@@ -515,15 +535,16 @@ def test_denoiser_energy_is_the_distance_to_the_models_own_estimate():
 
 def test_resize_head_and_denoiser_energy_are_checked():
     base = {**TINY, "overlap": 2}
-    for options, match in (
-        ({"energy": "denoiser"}, "needs context"),
-        ({"head": "upsample"}, "head must be one of"),
-        ({"head": "resize", "head_channels": 0}, "head_channels"),
-        ({"head": "resize", "context": True}, "energy 'residual' or 'denoiser'"),
-        ({"head": "resize", "energy": "residual"}, "needs context"),
-    ):
-        with pytest.raises(ValueError, match=match):
-            ebt.ImageModelConfig(**{**base, **options})
+    assert_config_errors(
+        base,
+        (
+            ({"energy": "denoiser"}, "needs context"),
+            ({"head": "upsample"}, "head must be one of"),
+            ({"head": "resize", "head_channels": 0}, "head_channels"),
+            ({"head": "resize", "context": True}, "energy 'residual' or 'denoiser'"),
+            ({"head": "resize", "energy": "residual"}, "needs context"),
+        ),
+    )
     model = overlapping("image-dit", head="resize")
     with pytest.raises(ValueError, match="reads the noisy image"):
         model.to_pixels(model.noise_head, torch.zeros(1, 16, 32))
@@ -625,29 +646,23 @@ def test_refining_steps_are_trained_through_the_unroll():
     losses = {}
     for level in (0.0, 0.001):
         model = overlapping("image-ebt", **REFINING, refine_level=level)
-        recipe = ImageRecipe(batch=3, steps_min=3, steps_max=3, train_level_min=0.01,
-                             log_levels=True, detach=False)  # fmt: skip
-        clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
-        loss, _ = ebt_loss(model.train(), clean, torch.zeros(3, dtype=torch.bool), recipe,
-                           torch.Generator().manual_seed(0))  # fmt: skip
-        loss.backward()
-        assert torch.isfinite(loss)
-        assert model.get_parameter("energy_head.last.weight").grad.abs().sum() > 0
-        losses[level] = loss.item()
+        losses[level] = unrolled_loss(model, steps_min=3, steps_max=3, train_level_min=0.01,
+                                      log_levels=True, detach=False)  # fmt: skip
     assert losses[0.0] != pytest.approx(losses[0.001], rel=1e-6)
 
 
 def test_refine_level_is_checked_with_named_messages(tmp_path):
     base = {**TINY, "overlap": 2, **REFINING}
-    for options, match in (
-        ({"refine_level": -0.1}, "refine_level must be in"),
-        ({"refine_level": 2.0}, "refine_level must be in"),
-        ({"refine_level": "low"}, "refine_level must be a number"),
-        ({"refine_level": 0.0004}, "at least 1/timesteps"),
-        ({"refine_level": 0.001, "energy": "residual"}, "'denoiser' energy"),
-    ):
-        with pytest.raises(ValueError, match=match):
-            ebt.ImageModelConfig(**{**base, **options})
+    assert_config_errors(
+        base,
+        (
+            ({"refine_level": -0.1}, "refine_level must be in"),
+            ({"refine_level": 2.0}, "refine_level must be in"),
+            ({"refine_level": "low"}, "refine_level must be a number"),
+            ({"refine_level": 0.0004}, "at least 1/timesteps"),
+            ({"refine_level": 0.001, "energy": "residual"}, "'denoiser' energy"),
+        ),
+    )
     assert_denoises_whole_photos_and_round_trips(
         overlapping("image-ebt", **REFINING, refine_level=0.001), tmp_path / "refining"
     )
@@ -697,32 +712,29 @@ def test_refine_ratio_reads_the_first_candidate_at_a_level_proportional_to_the_s
         model.step_context(1, y, t, None)
 
 
+TWO_STEPS = dict(steps_min=2, steps_max=2, train_level=0.5, train_level_min=0.2, log_levels=True)
+
+
 def test_refine_ratio_is_checked_with_named_messages_and_trained_through_the_unroll(tmp_path):
     from train.train_image import warm_start
 
     base = {**TINY, "overlap": 2, **REFINING}
-    for options, match in (
-        ({"refine_ratio": -0.1}, "refine_ratio must be in"),
-        ({"refine_ratio": 1.0}, "refine_ratio must be in"),
-        ({"refine_ratio": "half"}, "refine_ratio must be a number"),
-        ({"refine_ratio": 0.2, "refine_level": 0.001}, "not both"),
-        ({"refine_ratio": 0.2, "energy": "residual"}, "'denoiser' energy"),
-        ({"refine_ratio": 0.2, "refine_min": 0.0}, "refine_min must be in"),
-        ({"refine_ratio": 0.2, "refine_min": 0.0004}, "at least 1/timesteps"),
-    ):
-        with pytest.raises(ValueError, match=match):
-            ebt.ImageModelConfig(**{**base, **options})
+    assert_config_errors(
+        base,
+        (
+            ({"refine_ratio": -0.1}, "refine_ratio must be in"),
+            ({"refine_ratio": 1.0}, "refine_ratio must be in"),
+            ({"refine_ratio": "half"}, "refine_ratio must be a number"),
+            ({"refine_ratio": 0.2, "refine_level": 0.001}, "not both"),
+            ({"refine_ratio": 0.2, "energy": "residual"}, "'denoiser' energy"),
+            ({"refine_ratio": 0.2, "refine_min": 0.0}, "refine_min must be in"),
+            ({"refine_ratio": 0.2, "refine_min": 0.0004}, "at least 1/timesteps"),
+        ),
+    )
     losses = {}
     for ratio in (0.0, 0.5):
         model = overlapping("image-ebt", **REFINING, refine_ratio=ratio, seed=3)
-        recipe = ImageRecipe(batch=3, steps_min=2, steps_max=2, train_level=0.5,
-                             train_level_min=0.2, log_levels=True)  # fmt: skip
-        clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
-        loss, _ = ebt_loss(model.train(), clean, torch.zeros(3, dtype=torch.bool), recipe,
-                           torch.Generator().manual_seed(0))  # fmt: skip
-        loss.backward()
-        assert model.get_parameter("energy_head.last.weight").grad.abs().sum() > 0
-        losses[ratio] = loss.item()
+        losses[ratio] = unrolled_loss(model, **TWO_STEPS)
     assert losses[0.0] != pytest.approx(losses[0.5], rel=1e-6)
     ebt.save(overlapping("image-ebt", **REFINING, seed=1), tmp_path / "plain")
     refining = overlapping("image-ebt", **REFINING, refine_ratio=0.2, seed=2)
@@ -798,25 +810,19 @@ def test_renoise_is_checked_trained_through_and_fine_tunes_from_a_clean_checkpoi
     from train.train_image import warm_start
 
     base = {**TINY, "overlap": 2, **REFINING}
-    for options, match in (
-        ({"refine_ratio": 0.2, "refine_context": "noisy"}, "refine_context must be one of"),
-        ({"refine_context": "renoise"}, "set refine_ratio or refine_level"),
-    ):
-        with pytest.raises(ValueError, match=match):
-            ebt.ImageModelConfig(**{**base, **options})
+    assert_config_errors(
+        base,
+        (
+            ({"refine_ratio": 0.2, "refine_context": "noisy"}, "refine_context must be one of"),
+            ({"refine_context": "renoise"}, "set refine_ratio or refine_level"),
+        ),
+    )
     losses = {}
     for context in ("clean", "renoise"):
         model = overlapping(
             "image-ebt", **REFINING, refine_ratio=0.5, refine_context=context, seed=3
         )
-        recipe = ImageRecipe(batch=3, steps_min=2, steps_max=2, train_level=0.5,
-                             train_level_min=0.2, log_levels=True)  # fmt: skip
-        clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
-        loss, _ = ebt_loss(model.train(), clean, torch.zeros(3, dtype=torch.bool), recipe,
-                           torch.Generator().manual_seed(0))  # fmt: skip
-        loss.backward()
-        assert model.get_parameter("energy_head.last.weight").grad.abs().sum() > 0
-        losses[context] = loss.item()
+        losses[context] = unrolled_loss(model, **TWO_STEPS)
     assert losses["clean"] != pytest.approx(losses["renoise"], rel=1e-6)
     ebt.save(overlapping("image-ebt", **REFINING, refine_ratio=0.2, seed=1), tmp_path / "clean")
     renoising = overlapping("image-ebt", **REFINING, refine_ratio=0.5, refine_context="renoise")
