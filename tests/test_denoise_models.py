@@ -12,7 +12,7 @@ import ebt_core as ebt
 from ebt_core.descent import DescentPolicy, autograd_energy_and_grad, descend
 from ebt_core.image.ddim import ddim_step
 from ebt_core.image.denoise import descent_trajectory
-from ebt_core.image.model import noise_schedule, timestep_embedding
+from ebt_core.image.model import grown_state, noise_schedule, timestep_embedding
 from ebt_core.image.quality import block_edge_ratio
 from ebt_core.image.tiles import blend_tiles, split_tiles
 from ebt_core.image.training import ImageRecipe, ebt_loss, grey_noise_mask, training_timesteps
@@ -679,8 +679,8 @@ def test_a_refining_fine_tune_starts_from_a_plain_checkpoint(tmp_path):
     warm_start(model, str(tmp_path / "base"))
     for (name, a), b in zip(model.state_dict().items(), source.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
-    wider = overlapping("image-ebt", **REFINING, head_channels=8)
-    with pytest.raises(ValueError, match="differs in head_channels"):
+    wider = overlapping("image-ebt", **REFINING, d_model=48)
+    with pytest.raises(ValueError, match="differs in d_model"):
         warm_start(wider, str(tmp_path / "base"))
 
 
@@ -860,3 +860,58 @@ def test_clip_contrast_stretches_a_share_of_the_crops_and_clips_them_to_the_imag
     ):
         with pytest.raises(ValueError, match=match):
             ImageRecipe(batch=4, **options)
+
+
+# --- growing a checkpoint (n_layer, head_channels) ------------------------------------------------
+
+GROWN_EBT = dict(REFINING, refine_ratio=0.5, refine_context="renoise")  # the shipped EBT's kind
+GROWN_DIT = dict(window=True, head="resize")
+
+
+@pytest.mark.parametrize("kind", ["image-ebt", "image-dit"])
+def test_a_grown_model_computes_what_its_checkpoint_computed_and_its_new_weights_train(
+    kind, tmp_path
+):
+    """init_from a smaller checkpoint: more adaLN blocks and a wider resize head start as exact
+    no-ops (same energies and ∇E, same ε̂), and every new weight that carries them gets a
+    gradient, so the capacity can train."""
+    from train.train_image import warm_start
+
+    options = GROWN_EBT if kind == "image-ebt" else GROWN_DIT
+    base = overlapping(kind, **options, head_channels=6, seed=1)  # perturbed: nothing is zero
+    ebt.save(base, tmp_path / "base")
+    big = overlapping(kind, **options, head_channels=10, n_layer=3, seed=2)
+    warm_start(big, str(tmp_path / "base"))
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(3, 3, 16, 16, generator=g) * 2 - 1
+    t = torch.tensor([10, 100, 400])
+    x = (y + 0.1 * torch.randn(y.shape, generator=g)).requires_grad_(True)
+    if kind == "image-ebt":
+        outs = []
+        for model in (base, big):
+            energy = model.energy(x, y, t)
+            outs.append((energy, torch.autograd.grad(energy.sum(), x)[0]))
+        torch.testing.assert_close(outs[1], outs[0])
+        head = big.energy_head
+        loss = (big.estimate(x, y, t) - y.flip(-1)).square().mean()
+    else:
+        torch.testing.assert_close(big(y, t), base(y, t))
+        head = big.noise_head
+        loss = (big(y, t) - y.flip(-1)).square().mean()
+    loss.backward()
+    new_weights = {
+        "the new block's adaLN": big.blocks[2].ada.weight.grad,
+        "the head's new output columns": head.last.weight.grad[:, 6:],
+    }
+    for what, grad in new_weights.items():
+        assert grad.abs().sum() > 0, what
+
+
+def test_a_model_cannot_shrink_from_its_checkpoint(tmp_path):
+    from train.train_image import warm_start
+
+    ebt.save(overlapping("image-dit", **GROWN_DIT, n_layer=2), tmp_path / "base")
+    with pytest.raises(ValueError, match="n_layer may only grow"):
+        warm_start(overlapping("image-dit", **GROWN_DIT, n_layer=1), str(tmp_path / "base"))
+    with pytest.raises(ValueError, match="cannot grow a ImageDiT into a ImageEBT"):
+        grown_state(overlapping("image-ebt", **GROWN_EBT), overlapping("image-dit", **GROWN_DIT))

@@ -8,7 +8,10 @@
 
 The shipped checkpoints are the last stage of a chain: a recipe with `init_from: runs/NAME`
 starts from the run of train/recipes/NAME.json, which must exist (`--out runs/NAME`); the
-README's checkpoint table lists each chain in order.
+README's checkpoint table lists each chain in order. A stage may grow its model: a recipe whose
+`n_layer` or `head_channels` is larger than its `init_from` checkpoint's starts from a model that
+computes exactly what that checkpoint computes (the new blocks and head channels are wired in
+with zeros; `ebt_core.image.model.grown_state`), then trains all of it.
 
 Data: random 32×32 crops (with flips; with the recipe's `rotate` and `min_scale`, also turned
 by multiples of 90° and downscaled; with `clip_contrast`, a share of them contrast-stretched
@@ -34,6 +37,7 @@ import torch
 import ebt_core as ebt
 from ebt_core.image import training as iobj
 from ebt_core.image.data import get_image_corpus
+from ebt_core.image.model import GROWABLE_FIELDS, grown_state
 from ebt_core.study import cli
 from train import common
 
@@ -58,18 +62,29 @@ REFINING_FIELDS = ("refine_level", "refine_ratio", "refine_min", "refine_context
 def warm_start(model, source: str) -> None:
     """Fine-tune: start from every weight of a checkpoint of the same kind and architecture.
     The refining options (`refine_level`, `refine_ratio`, `refine_min`, `refine_context`) may
-    differ: they change how the descent reads the weights, not the weights."""
+    differ: they change how the descent reads the weights, not the weights. `n_layer` and
+    `head_channels` may be larger than the checkpoint's: the model grows from it and starts by
+    computing exactly what it computed (`ebt_core.image.model.grown_state`)."""
     base = ebt.load(source)
     same = type(base) is type(model)
     if same:
-        own = replace(model.config, **{k: getattr(base.config, k) for k in REFINING_FIELDS})
+        kept = (*REFINING_FIELDS, *GROWABLE_FIELDS)
+        own = replace(model.config, **{k: getattr(base.config, k) for k in kept})
         differ = sorted(k for k, v in vars(base.config).items() if vars(own)[k] != v)
     if not same or differ:
         raise ValueError(
             f"init_from {source!r} must be a {model.config.kind} checkpoint with this recipe's "
             "architecture" + (f" (it differs in {', '.join(differ)})" if same else "")
         )
-    model.load_state_dict(base.state_dict())
+    try:
+        state = grown_state(model, base)
+    except ValueError as err:
+        raise ValueError(f"init_from {source!r}: {err}") from err
+    grown = [k for k in GROWABLE_FIELDS if getattr(model.config, k) != getattr(base.config, k)]
+    if grown:
+        sizes = (f"{k} {getattr(base.config, k)} → {getattr(model.config, k)}" for k in grown)
+        print("grown from " + ", ".join(sizes))
+    model.load_state_dict(state)
 
 
 def evaluate(model, corpus, recipe: iobj.ImageRecipe, device) -> dict:

@@ -583,3 +583,47 @@ class ImageDiT(_PatchBackbone):
         """noisy (B, C, crop, crop), t (B,) integer steps → predicted noise (B, C, crop, crop)."""
         cond = self.t_embed(timestep_embedding(t, self.config.d_model))  # (B, D)
         return self.to_pixels(self.noise_head, self.features(noisy, cond), noisy)
+
+
+GROWABLE_FIELDS = ("n_layer", "head_channels")
+
+
+def grown_state(model: _PatchBackbone, base: _PatchBackbone) -> dict[str, torch.Tensor]:
+    """A state dict for `model` that computes exactly what the smaller `base` computes, so a
+    fine-tune can add capacity without losing what `base` learned (function-preserving growth,
+    as Net2Net widens and deepens a trained network, Chen et al. 2016).
+
+    `model` may have more adaLN blocks (`n_layer`) and a wider "resize" head (`head_channels`)
+    than `base`, and must match it everywhere else. The extra blocks keep their adaLN-Zero
+    initialisation (zero modulation, so zero gates: each is the identity until it trains);
+    the extra head channels keep `model`'s input weights, and every weight that would carry
+    them into an existing channel or into the output is zero. Their gradients are not zero,
+    so they train."""
+    if type(model) is not type(base):
+        raise ValueError(f"cannot grow a {type(base).__name__} into a {type(model).__name__}")
+    small, big = base.config, model.config
+    shrunk = [k for k in GROWABLE_FIELDS if getattr(big, k) < getattr(small, k)]
+    if shrunk:
+        raise ValueError(f"{', '.join(shrunk)} may only grow (a model cannot lose capacity)")
+    h, H = small.head_channels, big.head_channels
+    heads = {n for n, m in model.named_modules() if isinstance(m, ResizeHead)}
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    for i in range(small.n_layer, big.n_layer):  # adaLN-Zero: the extra blocks are identities
+        state[f"blocks.{i}.ada.weight"].zero_()
+        state[f"blocks.{i}.ada.bias"].zero_()
+    for key, value in base.state_dict().items():
+        owner = next((n for n in heads if key.startswith(n + ".")), None)
+        if owner is None or h == H:
+            state[key] = value.clone()
+            continue
+        leaf = key[len(owner) + 1 :]
+        new = state[key]
+        if leaf in ("proj.weight", "proj.bias", "conv.bias"):
+            new[:h] = value
+        elif leaf == "conv.weight":  # input channels: [features (h → H), noisy image (C)]
+            new[:h, :h], new[:h, h:H], new[:h, H:] = value[:, :h], 0.0, value[:, h:]
+        elif leaf == "last.weight":
+            new[:, :h], new[:, h:] = value, 0.0
+        else:  # last.bias
+            new.copy_(value)
+    return state
