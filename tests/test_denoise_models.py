@@ -913,5 +913,5 @@ def test_a_model_cannot_shrink_from_its_checkpoint(tmp_path):
     ebt.save(overlapping("image-dit", **GROWN_DIT, n_layer=2), tmp_path / "base")
     with pytest.raises(ValueError, match="n_layer may only grow"):
         warm_start(overlapping("image-dit", **GROWN_DIT, n_layer=1), str(tmp_path / "base"))
-    with pytest.raises(ValueError, match="cannot grow a ImageDiT into a ImageEBT"):
+    with pytest.raises(ValueError, match="cannot grow an ImageDiT into an ImageEBT"):
         grown_state(overlapping("image-ebt", **GROWN_EBT), overlapping("image-dit", **GROWN_DIT))

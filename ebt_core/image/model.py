@@ -597,10 +597,11 @@ def grown_state(model: _PatchBackbone, base: _PatchBackbone) -> dict[str, torch.
     than `base`, and must match it everywhere else. The extra blocks keep their adaLN-Zero
     initialisation (zero modulation, so zero gates: each is the identity until it trains);
     the extra head channels keep `model`'s input weights, and every weight that would carry
-    them into an existing channel or into the output is zero. Their gradients are not zero,
-    so they train."""
+    them into an existing channel or into the output is zero. The weights that would write the
+    new parts into the output (the new blocks' modulation, the head's new output columns) get
+    non-zero gradients from the first step, and the rest trains once they move."""
     if type(model) is not type(base):
-        raise ValueError(f"cannot grow a {type(base).__name__} into a {type(model).__name__}")
+        raise ValueError(f"cannot grow an {type(base).__name__} into an {type(model).__name__}")
     small, big = base.config, model.config
     shrunk = [k for k in GROWABLE_FIELDS if getattr(big, k) < getattr(small, k)]
     if shrunk:
