@@ -873,8 +873,9 @@ def test_a_grown_model_computes_what_its_checkpoint_computed_and_its_new_weights
     kind, tmp_path
 ):
     """init_from a smaller checkpoint: more adaLN blocks and a wider resize head start as exact
-    no-ops (same energies and ∇E, same ε̂), and every new weight that carries them gets a
-    gradient, so the capacity can train."""
+    no-ops (same energies and ∇E, same ε̂), and the weights that write the new parts into the
+    output (the new block's modulation, the head's new output columns) get gradients at once,
+    so the capacity can train."""
     from train.train_image import warm_start
 
     options = GROWN_EBT if kind == "image-ebt" else GROWN_DIT
