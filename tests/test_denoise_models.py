@@ -862,6 +862,54 @@ def test_clip_contrast_stretches_a_share_of_the_crops_and_clips_them_to_the_imag
             ImageRecipe(batch=4, **options)
 
 
+# --- more training photos (extra_photos) ----------------------------------------------------------
+
+
+def test_extra_photos_join_the_training_split_and_never_a_validation_or_held_out_one():
+    from ebt_core.image.data import (
+        EXTRA_PHOTOS,
+        HELDOUT_IMAGES,
+        TRAIN_IMAGES,
+        VALIDATION_IMAGES,
+        ImageCorpus,
+        load_photo,
+    )
+
+    assert not set(EXTRA_PHOTOS) & {*TRAIN_IMAGES, *VALIDATION_IMAGES, *HELDOUT_IMAGES}
+    plain, more = ImageCorpus(32), ImageCorpus(32, ("skimage:retina",))
+    assert plain.train_names == TRAIN_IMAGES
+    assert more.train_names == (*TRAIN_IMAGES, "skimage:retina") and more.train_grey[-1] is False
+    retina = torch.from_numpy(load_photo("skimage:retina")).permute(2, 0, 1).float() / 127.5 - 1
+    # without the option the same seed draws exactly the crops it always drew
+    a, _ = plain.train_batch(64, torch.Generator().manual_seed(3))
+    b, _ = ImageCorpus(32).train_batch(64, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    # with it, about one crop in 12 comes from the new photo, each a window of it
+    crops, grey = more.train_batch(600, torch.Generator().manual_seed(3))
+    windows = retina.unfold(1, 32, 1).unfold(2, 32, 1)  # (3, H-31, W-31, 32, 32)
+    sums = windows.sum(dim=(0, 3, 4))
+    from_retina = 0
+    for crop in crops:
+        for candidate in (crop, crop.flip(-1)):
+            hits = (sums - candidate.sum()).abs() < 1e-2
+            if any(torch.equal(windows[:, y, x], candidate) for y, x in hits.nonzero()[:50]):
+                from_retina += 1
+                break
+    assert 25 <= from_retina <= 80, from_retina
+    recipe = ImageRecipe(batch=4, extra_photos=["skimage:retina"])
+    assert recipe.extra_photos == ("skimage:retina",)
+    for bad, match in (
+        (["skimage:chelsea"], "validation or held-out"),
+        (["skimage:astronaut"], "validation or held-out"),
+        (["skimage:coffee"], "is not one of"),
+        (["skimage:nope"], "is not one of"),
+        ("skimage:retina", "must be a list"),
+        (["skimage:retina", "skimage:retina"], "twice"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            ImageRecipe(batch=4, extra_photos=bad)
+
+
 # --- growing a checkpoint (n_layer, head_channels) ------------------------------------------------
 
 GROWN_EBT = dict(REFINING, refine_ratio=0.5, refine_context="renoise")  # the shipped EBT's kind

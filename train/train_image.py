@@ -114,7 +114,7 @@ def train(argv=None) -> Path:
     model, optimizer = build(recipe, device)
     if recipe.init_from:
         warm_start(model, recipe.init_from)
-    corpus = get_image_corpus(model.config.crop)
+    corpus = get_image_corpus(model.config.crop, recipe.extra_photos)
     start_it, metrics, saved = common.resume_or_start(args, out, model, optimizer)
     gen = data_generator(recipe, rank, saved)
     loss_fn = iobj.ebt_loss if recipe.kind == "image-ebt" else iobj.dit_loss

@@ -11,6 +11,10 @@ The split is BY IMAGE, so held-out crops come from photographs never seen in tra
 - validation (settings are chosen here, and training logs its PSNR here): chelsea and the
   greyscale coins;
 - held-out (reported only): astronaut, china and the greyscale camera.
+A recipe may add more bundled images to the training split (`extra_photos`, checked by
+`check_extra_photos`): `EXTRA_PHOTOS`, the ones outside the splits that load offline and are
+photographs or scans — retina (a colour fundus photograph with a clipped black surround), cell
+(microscopy, with its own sensor noise), page and text (scanned documents).
 Greyscale photographs are replicated to three channels (and get the same noise on every
 channel, as `denoise` does for greyscale inputs).
 
@@ -41,6 +45,7 @@ TRAIN_IMAGES = (
 )
 VALIDATION_IMAGES = ("skimage:chelsea", "skimage:coins")
 HELDOUT_IMAGES = ("skimage:astronaut", "sklearn:china", "skimage:camera")
+EXTRA_PHOTOS = ("skimage:retina", "skimage:cell", "skimage:page", "skimage:text")
 ID_LEVEL, OOD_LEVEL = 0.1, 0.2  # in distribution (training) and out of distribution
 
 
@@ -106,14 +111,31 @@ def add_noise(
 SPLITS = {"train": TRAIN_IMAGES, "validation": VALIDATION_IMAGES, "heldout": HELDOUT_IMAGES}
 
 
+def check_extra_photos(names) -> tuple[str, ...]:
+    """A recipe's `extra_photos` → a tuple of names, or a ValueError naming the one that is not
+    allowed: each must be one of EXTRA_PHOTOS (never a validation or held-out photo, and not a
+    training photo twice)."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise ValueError(f"extra_photos must be a list of photo names, got {names!r}")
+    for name in names:
+        if name in VALIDATION_IMAGES or name in HELDOUT_IMAGES:
+            raise ValueError(f"extra_photos: {name!r} is a validation or held-out photo")
+        if name not in EXTRA_PHOTOS:
+            raise ValueError(f"extra_photos: {name!r} is not one of {list(EXTRA_PHOTOS)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"extra_photos lists a photo twice: {list(names)}")
+    return tuple(names)
+
+
 class ImageCorpus:
     """Random training crops (flips; optionally rotations and downscaling) and fixed validation /
     held-out crops."""
 
-    def __init__(self, crop: int = 32) -> None:
+    def __init__(self, crop: int = 32, extra: tuple[str, ...] = ()) -> None:
         self.crop = crop
-        self.train_images = [to_units(load_photo(n)) for n in TRAIN_IMAGES]
-        self.train_grey = [_is_grey(n) for n in TRAIN_IMAGES]
+        self.train_names = TRAIN_IMAGES + check_extra_photos(extra)
+        self.train_images = [to_units(load_photo(n)) for n in self.train_names]
+        self.train_grey = [_is_grey(n) for n in self.train_names]
 
     def train_batch(
         self,
@@ -181,9 +203,10 @@ def _is_grey(name: str) -> bool:
 
 
 @lru_cache(maxsize=4)
-def get_image_corpus(crop: int = 32) -> ImageCorpus:
-    """The shared corpus for a crop size (photographs are decoded once per process)."""
-    return ImageCorpus(crop)
+def get_image_corpus(crop: int = 32, extra: tuple[str, ...] = ()) -> ImageCorpus:
+    """The shared corpus for a crop size and extra training photos (photographs are decoded
+    once per process)."""
+    return ImageCorpus(crop, extra)
 
 
 def psnr(candidate: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..config import _check_float
 from ..descent import frozen, jittered_step_size, unroll
 from ..recipe import Recipe
-from .data import ID_LEVEL, OOD_LEVEL, add_noise, psnr
+from .data import ID_LEVEL, OOD_LEVEL, add_noise, check_extra_photos, psnr
 from .ddim import ddim_trajectory, predict_clean
 from .denoise import DenoiseConfig, descent_trajectory
 from .model import IMAGE_KINDS, ImageDiT, ImageEBT, level_to_timestep
@@ -62,6 +62,9 @@ class ImageRecipe(Recipe):
     # wild have clipped shadows and highlights, the training photos few; 0 = none
     clip_contrast: float = 0.0
     clip_gain: float = 2.0  # the largest gain a: x → clamp(a·x + b, −1, 1), a ~ U[1, clip_gain]
+    # more bundled photos in the training split (names from data.EXTRA_PHOTOS), each drawn as
+    # often as every other training photo; () = the training split as it always was
+    extra_photos: tuple = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -84,6 +87,7 @@ class ImageRecipe(Recipe):
         _check_float("grey_colour_noise", self.grey_colour_noise, 0.0, 1.0)
         _check_float("clip_contrast", self.clip_contrast, 0.0, 1.0)
         _check_float("clip_gain", self.clip_gain, 1.0, 10.0)
+        object.__setattr__(self, "extra_photos", check_extra_photos(self.extra_photos))
         if self.eval_passes < 1:
             raise ValueError(f"eval_passes must be >= 1, got {self.eval_passes}")
         DenoiseConfig.from_dict(self.denoise)  # fail at load time, not after training
