@@ -14,7 +14,8 @@ The split is BY IMAGE, so held-out crops come from photographs never seen in tra
 A recipe may add more bundled images to the training split (`extra_photos`, checked by
 `check_extra_photos`): `EXTRA_PHOTOS`, the ones outside the splits that load offline and are
 photographs or scans — retina (a colour fundus photograph with a clipped black surround), cell
-(microscopy, with its own sensor noise), page and text (scanned documents).
+(microscopy, with its own sensor noise), microaneurysms (a greyscale 102² retinal crop), page and
+text (scanned documents); the others are graphics or synthetic.
 Greyscale photographs are replicated to three channels (and get the same noise on every
 channel, as `denoise` does for greyscale inputs).
 
@@ -45,7 +46,13 @@ TRAIN_IMAGES = (
 )
 VALIDATION_IMAGES = ("skimage:chelsea", "skimage:coins")
 HELDOUT_IMAGES = ("skimage:astronaut", "sklearn:china", "skimage:camera")
-EXTRA_PHOTOS = ("skimage:retina", "skimage:cell", "skimage:page", "skimage:text")
+EXTRA_PHOTOS = (
+    "skimage:retina",
+    "skimage:cell",
+    "skimage:microaneurysms",
+    "skimage:page",
+    "skimage:text",
+)
 ID_LEVEL, OOD_LEVEL = 0.1, 0.2  # in distribution (training) and out of distribution
 
 
