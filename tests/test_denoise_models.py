@@ -901,7 +901,7 @@ def test_extra_photos_join_the_training_split_and_never_a_validation_or_held_out
     for bad, match in (
         (["skimage:chelsea"], "validation or held-out"),
         (["skimage:astronaut"], "validation or held-out"),
-        (["skimage:coffee"], "is not one of"),
+        (["skimage:coffee"], "a training photo already"),
         (["skimage:nope"], "is not one of"),
         ("skimage:retina", "must be a list"),
         (["skimage:retina", "skimage:retina"], "twice"),

@@ -120,13 +120,15 @@ SPLITS = {"train": TRAIN_IMAGES, "validation": VALIDATION_IMAGES, "heldout": HEL
 
 def check_extra_photos(names) -> tuple[str, ...]:
     """A recipe's `extra_photos` → a tuple of names, or a ValueError naming the one that is not
-    allowed: each must be one of EXTRA_PHOTOS (never a validation or held-out photo, and not a
-    training photo twice)."""
+    allowed: each must be one of EXTRA_PHOTOS, listed once (never a validation or held-out
+    photo, nor a training photo a second time)."""
     if isinstance(names, str) or not isinstance(names, (list, tuple)):
         raise ValueError(f"extra_photos must be a list of photo names, got {names!r}")
     for name in names:
         if name in VALIDATION_IMAGES or name in HELDOUT_IMAGES:
             raise ValueError(f"extra_photos: {name!r} is a validation or held-out photo")
+        if name in TRAIN_IMAGES:
+            raise ValueError(f"extra_photos: {name!r} is a training photo already")
         if name not in EXTRA_PHOTOS:
             raise ValueError(f"extra_photos: {name!r} is not one of {list(EXTRA_PHOTOS)}")
     if len(set(names)) != len(names):
