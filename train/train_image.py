@@ -16,7 +16,8 @@ with zeros; `ebt_core.image.model.grown_state`), then trains all of it.
 Data: random 32×32 crops (with flips; with the recipe's `rotate` and `min_scale`, also turned
 by multiples of 90° and downscaled; with `clip_contrast`, a share of them contrast-stretched
 with clipped shadows and highlights) of the photographs bundled in scikit-image and
-scikit-learn; held-out crops come from other photographs (ebt_core/image/data.py). CPU by
+scikit-learn, plus the recipe's `extra_photos` (more bundled photos outside the splits);
+held-out crops come from other photographs (ebt_core/image/data.py). CPU by
 default, CUDA when present; under torchrun every process draws its own crops and the gradients
 are averaged (train/common.py). Seeded; every `eval_every` iterations it logs held-out PSNR at the
 in-distribution (0.1) and out-of-distribution (0.2) noise levels to metrics.jsonl (EBT: after
