@@ -964,3 +964,58 @@ def test_a_model_cannot_shrink_from_its_checkpoint(tmp_path):
         warm_start(overlapping("image-dit", **GROWN_DIT, n_layer=1), str(tmp_path / "base"))
     with pytest.raises(ValueError, match="cannot grow an ImageDiT into an ImageEBT"):
         grown_state(overlapping("image-ebt", **GROWN_EBT), overlapping("image-dit", **GROWN_DIT))
+
+
+@pytest.mark.parametrize("kind", ["image-ebt", "image-dit"])
+def test_a_model_grown_to_larger_tiles_keeps_every_weight_and_stretches_its_positions(
+    kind, tmp_path
+):
+    """init_from a checkpoint with smaller tiles (crop 16 → 24, patch 4: a 4 × 4 patch grid →
+    6 × 6): every weight but the positions (and an EBT's α) is the checkpoint's; the positions
+    are resampled corner to corner (the grid's corners keep theirs, a position that varies
+    linearly along the grid stays close to that line); an EBT's α grows with the patch count
+    (its energy averages over patches), so a step moves a pixel as far. The grown model then
+    reads 24-pixel tiles."""
+    from train.train_image import warm_start
+
+    options = GROWN_EBT if kind == "image-ebt" else GROWN_DIT
+    base = overlapping(kind, **options, crop=16, seed=1)
+    with torch.no_grad():  # a position linear in the patch's row and column, plus noise
+        rows, cols = torch.meshgrid(torch.arange(4.0), torch.arange(4.0), indexing="ij")
+        linear = (rows.reshape(1, 16, 1) * 0.3 - cols.reshape(1, 16, 1) * 0.2).expand(-1, -1, 32)
+        base.pos_emb.copy_(linear)
+        base.pos_emb[..., 1:].add_(0.1 * torch.randn(1, 16, 31))
+    ebt.save(base, tmp_path / "base")
+    big = overlapping(kind, **options, crop=24, seed=2)
+    warm_start(big, str(tmp_path / "base"))
+    small_state, big_state = base.state_dict(), big.state_dict()
+    for key, value in small_state.items():
+        if key not in ("pos_emb", "alpha"):
+            torch.testing.assert_close(big_state[key], value, msg=key)
+    grid = big.pos_emb.detach().reshape(6, 6, 32)
+    old = base.pos_emb.detach().reshape(4, 4, 32)
+    for (i, j), (a, b) in zip([(0, 0), (0, 5), (5, 0), (5, 5)], [(0, 0), (0, 3), (3, 0), (3, 3)]):
+        torch.testing.assert_close(grid[i, j], old[a, b])
+    ramp = grid[..., 0]  # the linear part: still rising down the rows, falling along a row
+    assert (ramp.diff(dim=0) > 0).all() and (ramp.diff(dim=1) < 0).all()
+    r6, c6 = torch.meshgrid(torch.arange(6.0) * 0.6, torch.arange(6.0) * 0.6, indexing="ij")
+    assert (ramp - (r6 * 0.3 - c6 * 0.2)).abs().max() < 0.05  # 3/5 of a base patch apart
+    if kind == "image-ebt":
+        assert big.step_size == pytest.approx(base.step_size * 36 / 16)
+    y = torch.rand(2, 3, 24, 24) * 2 - 1
+    t = torch.tensor([10, 300])
+    out = big.energy(y, y, t) if kind == "image-ebt" else big(y, t)
+    assert torch.isfinite(out).all()
+
+
+def test_a_model_cannot_read_smaller_tiles_or_other_patches_than_its_checkpoint(tmp_path):
+    from train.train_image import warm_start
+
+    ebt.save(overlapping("image-dit", **GROWN_DIT, crop=24), tmp_path / "base")
+    with pytest.raises(ValueError, match="crop may only grow"):
+        warm_start(overlapping("image-dit", **GROWN_DIT, crop=16), str(tmp_path / "base"))
+    with pytest.raises(ValueError, match="differs in patch"):
+        warm_start(
+            overlapping("image-dit", **GROWN_DIT, crop=32, patch=8, overlap=2),
+            str(tmp_path / "base"),
+        )

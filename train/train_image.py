@@ -11,13 +11,15 @@ starts from the run of train/recipes/NAME.json, which must exist (`--out runs/NA
 README's checkpoint table lists each chain in order. A stage may grow its model: a recipe whose
 `n_layer` or `head_channels` is larger than its `init_from` checkpoint's starts from a model that
 computes exactly what that checkpoint computes (the new blocks and head channels are wired in
-with zeros; `ebt_core.image.model.grown_state`), then trains all of it.
+with zeros; `ebt_core.image.model.grown_state`), then trains all of it. Its `crop` may be larger
+too (the same `patch`): the learned positions are resampled to the larger patch grid and an
+EBT's α scaled by the patch count, a close start rather than an exact one.
 
-Data: random 32×32 crops (with flips; with the recipe's `rotate` and `min_scale`, also turned
-by multiples of 90° and downscaled; with `clip_contrast`, a share of them contrast-stretched
-with clipped shadows and highlights) of the photographs bundled in scikit-image and
-scikit-learn, plus the recipe's `extra_photos` (more bundled photos outside the splits);
-held-out crops come from other photographs (ebt_core/image/data.py). CPU by
+Data: random crops at the model's tile size `crop` (with flips; with the recipe's `rotate` and
+`min_scale`, also turned by multiples of 90° and downscaled; with `clip_contrast`, a share of
+them contrast-stretched with clipped shadows and highlights) of the photographs bundled in
+scikit-image and scikit-learn, plus the recipe's `extra_photos` (more bundled photos outside the
+splits); held-out crops come from other photographs (ebt_core/image/data.py). CPU by
 default, CUDA when present; under torchrun every process draws its own crops and the gradients
 are averaged (train/common.py). Seeded; every `eval_every` iterations it logs held-out PSNR at the
 in-distribution (0.1) and out-of-distribution (0.2) noise levels to metrics.jsonl (EBT: after
@@ -65,7 +67,8 @@ def warm_start(model, source: str) -> None:
     The refining options (`refine_level`, `refine_ratio`, `refine_min`, `refine_context`) may
     differ: they change how the descent reads the weights, not the weights. `n_layer` and
     `head_channels` may be larger than the checkpoint's: the model grows from it and starts by
-    computing exactly what it computed (`ebt_core.image.model.grown_state`)."""
+    computing exactly what it computed; so may `crop`, from resampled positions
+    (`ebt_core.image.model.grown_state`)."""
     base = ebt.load(source)
     same = type(base) is type(model)
     if same:

@@ -585,7 +585,7 @@ class ImageDiT(_PatchBackbone):
         return self.to_pixels(self.noise_head, self.features(noisy, cond), noisy)
 
 
-GROWABLE_FIELDS = ("n_layer", "head_channels")
+GROWABLE_FIELDS = ("n_layer", "head_channels", "crop")
 
 
 def grown_state(model: _PatchBackbone, base: _PatchBackbone) -> dict[str, torch.Tensor]:
@@ -599,13 +599,21 @@ def grown_state(model: _PatchBackbone, base: _PatchBackbone) -> dict[str, torch.
     the extra head channels keep `model`'s input weights, and every weight that would carry
     them into an existing channel or into the output is zero. The weights that would write the
     new parts into the output (the new blocks' modulation, the head's new output columns) get
-    non-zero gradients from the first step, and the rest trains once they move."""
+    non-zero gradients from the first step, and the rest trains once they move.
+
+    `model` may also read larger tiles (`crop`, same `patch`). That step is close to, not
+    exactly, function-preserving: the learned positions are resampled bicubically from the
+    base's patch grid to the larger one (corner to corner, so a tile's edges keep their edge
+    positions), and an EBT's α is multiplied by the ratio of patch counts, since its energy
+    averages over patches (the same α·∇E moves each pixel as far)."""
     if type(model) is not type(base):
         raise ValueError(f"cannot grow an {type(base).__name__} into an {type(model).__name__}")
     small, big = base.config, model.config
     shrunk = [k for k in GROWABLE_FIELDS if getattr(big, k) < getattr(small, k)]
     if shrunk:
         raise ValueError(f"{', '.join(shrunk)} may only grow (a model cannot lose capacity)")
+    if big.patch != small.patch:
+        raise ValueError(f"patch must stay {small.patch} when a model grows, got {big.patch}")
     h, H = small.head_channels, big.head_channels
     heads = {n for n, m in model.named_modules() if isinstance(m, ResizeHead)}
     state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -613,6 +621,13 @@ def grown_state(model: _PatchBackbone, base: _PatchBackbone) -> dict[str, torch.
         state[f"blocks.{i}.ada.weight"].zero_()
         state[f"blocks.{i}.ada.bias"].zero_()
     for key, value in base.state_dict().items():
+        if key == "pos_emb" and big.crop != small.crop:
+            side, new_side = small.crop // small.patch, big.crop // big.patch
+            state[key] = _resample_positions(value, side, new_side)
+            continue
+        if key == "alpha" and big.crop != small.crop:
+            state[key] = value * (big.n_patches / small.n_patches)
+            continue
         owner = next((n for n in heads if key.startswith(n + ".")), None)
         if owner is None or h == H:
             state[key] = value.clone()
@@ -628,3 +643,11 @@ def grown_state(model: _PatchBackbone, base: _PatchBackbone) -> dict[str, torch.
         else:  # last.bias
             new.copy_(value)
     return state
+
+
+def _resample_positions(pos: torch.Tensor, side: int, new_side: int) -> torch.Tensor:
+    """Learned positions (1, side², D) on a side × side patch grid → (1, new_side², D),
+    resampled bicubically corner to corner."""
+    grid = pos.reshape(1, side, side, -1).permute(0, 3, 1, 2)  # (1, D, side, side)
+    grid = F.interpolate(grid, size=(new_side, new_side), mode="bicubic", align_corners=True)
+    return grid.permute(0, 2, 3, 1).reshape(1, new_side * new_side, -1).contiguous()
