@@ -6,13 +6,17 @@ the DiT's best, the EBT at 4× its default steps, block-edge ratios and wall-clo
     python scripts/eval_denoise.py --side 0 --levels 0.1    # full-size photos
     python scripts/eval_denoise.py --ebt /tmp/run/ebt --dit /tmp/run/dit --json out.json
     python scripts/eval_denoise.py --split validation --clip 0.05  # clipped shadows, highlights
+    python scripts/eval_denoise.py --photos skimage:retina,skimage:cell --side 0  # other photos
 
-Each photo (downscaled so its longer side is ≤ --side, as the app does; 0 = full size) is noised
-to each level with --seeds seeds and denoised whole (blended tiles). Prints one row per level
-(means over photos and seeds) and the JSON of every number with --json. --clip Q first
+Each photo (downscaled so its longer side is ≤ --side, as the app does; 0 = full size, up to
+the 1024 pixels `denoise` takes: a larger photo is downscaled to that, as the output says) is
+noised to each level with --seeds seeds and denoised whole (blended tiles). Prints one row per
+level (means over photos and seeds) and the JSON of every number with --json. --clip Q first
 stretches each photo's contrast so about Q of its values clip at each end (`clip_stretch`): the
 validation photos have hardly any clipped pixels, unlike many photos (the held-out astronaut
-has 14% of its values ≤ 2, china 4.8% ≥ 253).
+has 14% of its values ≤ 2, china 4.8% ≥ 253). --photos measures named bundled photos instead
+of a split: any split's, or the ones outside every split (`EXTRA_PHOTOS`: retina, cell, …),
+which the shipped models never saw.
 """
 
 from __future__ import annotations
@@ -26,17 +30,27 @@ import numpy as np
 from PIL import Image
 
 import ebt_core as ebt
-from ebt_core.image.data import SPLITS, clip_stretch, load_photo
+from ebt_core.image.data import EXTRA_PHOTOS, SPLITS, clip_stretch, load_photo
+from ebt_core.image.io import MAX_SIDE, MIN_SIDE
 from ebt_core.image.quality import block_edge_ratio
 
+KNOWN_PHOTOS = (*(name for names in SPLITS.values() for name in names), *EXTRA_PHOTOS)
 
-def photos(split: str, side: int, clip: float = 0.0) -> dict[str, Image.Image]:
+
+def photos(names, side: int, clip: float = 0.0) -> dict[str, Image.Image]:
+    """The named bundled photos (a split's, or any of KNOWN_PHOTOS), each downscaled to `side`
+    (0: full size, at most MAX_SIDE) after an optional contrast stretch."""
     out = {}
-    for name in SPLITS[split]:
+    for name in names:
         pixels = load_photo(name)
         image = Image.fromarray(clip_stretch(pixels, clip) if clip else pixels)
-        out[name] = ebt.fit_within(image, side) if side else image
+        out[name] = ebt.fit_within(image, side or MAX_SIDE)
     return out
+
+
+def _size(name: str) -> tuple[int, int]:
+    height, width = load_photo(name).shape[:2]
+    return width, height
 
 
 def run(model, photo, config: ebt.DenoiseConfig) -> dict:
@@ -120,6 +134,11 @@ def main(argv=None) -> None:
     parser.add_argument("--ebt", default="image-ebt")
     parser.add_argument("--dit", default="image-dit")
     parser.add_argument("--split", default="heldout", choices=sorted(SPLITS))
+    parser.add_argument(
+        "--photos", default=None,
+        help="comma-separated bundled photos to measure instead of --split "
+        "(e.g. skimage:retina,skimage:cell)",
+    )  # fmt: skip
     parser.add_argument("--side", type=int, default=256, help="longest side; 0 = full size")
     parser.add_argument("--levels", default="0.05,0.1,0.2,0.3")
     parser.add_argument("--dit-passes", default="1,2,3,5,10,20,50")
@@ -137,12 +156,29 @@ def main(argv=None) -> None:
     ebt_model, dit = ebt.load(args.ebt), ebt.load(args.dit)
     levels = [float(x) for x in args.levels.split(",")]
     dit_passes = [int(x) for x in args.dit_passes.split(",")]
+    if args.side != 0 and not MIN_SIDE <= args.side <= MAX_SIDE:
+        parser.error(f"--side must be 0 (full size) or {MIN_SIDE} to {MAX_SIDE}, got {args.side}")
     if not 0.0 <= args.clip < 0.5:
         parser.error(f"--clip must be in [0, 0.5), got {args.clip}")
-    pics = photos(args.split, args.side, args.clip)
+    names = SPLITS[args.split]
+    if args.photos is not None:
+        names = [n.strip() for n in args.photos.split(",") if n.strip()]
+        unknown = [n for n in names if n not in KNOWN_PHOTOS]
+        if unknown or not names:
+            parser.error(
+                f"--photos: {', '.join(unknown) or 'no photo named'}; "
+                f"allowed: {', '.join(KNOWN_PHOTOS)}"
+            )
+        if len(set(names)) != len(names):
+            parser.error(f"--photos names a photo twice: {args.photos}")
+    pics = photos(names, args.side, args.clip)
+    shrunk = [f"{n} to {p.width}×{p.height}" for n, p in pics.items() if p.size != _size(n)]
+    if args.side == 0 and shrunk:
+        print(f"larger than {MAX_SIDE} pixels, downscaled: {', '.join(shrunk)}")
     clipped = f", contrast stretched to clip {args.clip:g} at each end" if args.clip else ""
     print(
-        f"{args.split} photos {list(pics)} at side {args.side or 'full'}{clipped}; "
+        f"{'chosen' if args.photos is not None else args.split} photos {list(pics)} "
+        f"at side {args.side or 'full'}{clipped}; "
         f"seeds {args.seeds}"
     )
     print(HEADER)

@@ -315,3 +315,23 @@ def test_eval_denoise_measures_clipped_photos_and_refuses_a_bad_share(tmp_path, 
     with pytest.raises(SystemExit):
         module.main([*common, "--clip", "0.7"])
     assert "--clip must be in [0, 0.5)" in capsys.readouterr().err
+    # named photos instead of a split: one outside every split, one of the validation photos
+    chosen = tmp_path / "chosen.json"
+    module.main([*common, "--photos", "skimage:cell,skimage:coins", "--json", str(chosen)])
+    assert "chosen photos ['skimage:cell', 'skimage:coins']" in capsys.readouterr().out
+    c = json.loads(chosen.read_text())["0.1"]
+    assert c["noisy"] != pytest.approx(a["noisy"], abs=0.01)
+    for bad, message in (
+        ("skimage:nope", "--photos: skimage:nope; allowed:"),
+        (" , ", "--photos: no photo named"),
+        ("skimage:cell,skimage:cell", "names a photo twice"),
+    ):
+        with pytest.raises(SystemExit):
+            module.main([*common, "--photos", bad])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module.main([*common, "--side", "3"])
+    assert "--side must be 0 (full size) or 8 to 1024, got 3" in capsys.readouterr().err
+    # at full size a photo larger than denoise takes (retina, 1411²) is downscaled to 1024
+    assert module.photos(["skimage:retina"], 0)["skimage:retina"].size == (1024, 1024)
+    assert module.photos(["skimage:coins"], 0)["skimage:coins"].size == (384, 303)
