@@ -14,7 +14,7 @@ from ebt_core.image.ddim import ddim_step
 from ebt_core.image.denoise import descent_trajectory
 from ebt_core.image.model import grown_state, noise_schedule, timestep_embedding
 from ebt_core.image.quality import block_edge_ratio
-from ebt_core.image.tiles import blend_tiles, split_tiles
+from ebt_core.image.tiles import TILE_PIXELS, blend_tiles, split_tiles, tile_batches
 from ebt_core.image.training import ImageRecipe, ebt_loss, grey_noise_mask, training_timesteps
 
 from .test_image import TINY
@@ -123,6 +123,29 @@ def test_32_pixel_tiles_overlap_by_8_and_blend_without_seams():
     blended = blend_tiles(values[:, None, None, None].expand_as(tiles).clone(), grid)[0]
     jump = max(blended.diff(dim=0).abs().max(), blended.diff(dim=1).abs().max())
     assert jump < 0.15 * float(values.max() - values.min())  # an 8-pixel ramp, not a step
+
+
+def test_tile_batches_bound_the_pixels_per_call_whatever_the_tile_size():
+    """A network call holds at most TILE_PIXELS pixels (64 tiles of 32², 28 of 48²), at least one
+    tile, and the batches cover every tile once, in order."""
+    cases = [(121, 32, 64), (49, 48, 28), (700, 48, 28), (5, 16, 256), (3, 300, 1)]
+    for n, crop, per_call in cases:
+        batches = tile_batches(n, crop)
+        assert [i for s in batches for i in range(n)[s]] == list(range(n))
+        assert max(s.stop - s.start for s in batches) == min(n, per_call)
+        assert per_call == 1 or per_call * crop * crop <= TILE_PIXELS
+    assert 49 * 48 * 48 > TILE_PIXELS  # a 256² photo's 48-pixel tiles take two calls, not one
+
+
+@pytest.mark.parametrize("kind", ["image-ebt", "image-dit"])
+def test_denoising_a_large_photo_calls_the_network_on_bounded_batches(kind):
+    model = overlapping(kind)  # 16-pixel tiles: 256 to a call
+    sizes = []
+    model.blocks[0].register_forward_hook(lambda _m, args, _o: sizes.append(len(args[0])))
+    image = np.random.default_rng(0).integers(0, 256, (200, 120, 3), dtype=np.uint8)
+    ebt.denoise(model, image, ebt.DenoiseConfig(noise=0.1, steps=2, seed=0))
+    tiles = len(split_tiles(torch.zeros(3, 200, 120), 16)[0])
+    assert tiles > 256 and max(sizes) == 256 and min(sizes) == tiles % 256
 
 
 # --- DDIM -----------------------------------------------------------------------------------------

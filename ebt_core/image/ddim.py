@@ -55,7 +55,9 @@ def ddim_trajectory(model: ImageDiT, noisy: torch.Tensor, t: int, passes: int) -
         a = abar[tau]
         a_next = abar[taus[i + 1]] if i + 1 < len(taus) else torch.ones((), device=abar.device)
         steps = torch.full((len(state),), tau, dtype=torch.long, device=state.device)  # (n,)
-        eps = torch.cat([model(state[s], steps[s]) for s in tile_batches(len(state))])
+        eps = torch.cat(
+            [model(state[s], steps[s]) for s in tile_batches(len(state), state.shape[-1])]
+        )
         check_finite(
             eps, "the DiT's predicted noise"
         )  # a broken checkpoint: say so, not NaN frames

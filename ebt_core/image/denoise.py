@@ -175,10 +175,10 @@ def tile_energy_and_grad(
 
         if index == last:
             with torch.no_grad():
-                energies = [energy(state[s], s) for s in tile_batches(len(state))]
+                energies = [energy(state[s], s) for s in tile_batches(len(state), state.shape[-1])]
             return torch.cat(energies), torch.zeros_like(state)
         parts = []
-        for s in tile_batches(len(state)):
+        for s in tile_batches(len(state), state.shape[-1]):
             one = autograd_energy_and_grad(lambda x, _, s=s: energy(x, s))
             parts.append(one(state[s], index))
         return torch.cat([e for e, _ in parts]), torch.cat([g for _, g in parts])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-TILE_BATCH = 64  # tiles per network call: bounds memory on large images
+TILE_PIXELS = 64 * 32 * 32  # pixels per network call (64 tiles of 32²): bounds memory
 TILE_OVERLAP = 8  # pixels shared by neighbouring tiles (at most crop/2)
 
 
@@ -99,6 +99,9 @@ def blend_tiles(tiles: torch.Tensor, grid: TileGrid) -> torch.Tensor:
     return (total / norm)[:, :H, :W]
 
 
-def tile_batches(n: int, size: int = TILE_BATCH) -> list[slice]:
-    """Slices cutting n tiles into batches of at most `size` (one network call each)."""
+def tile_batches(n: int, crop: int, pixels: int = TILE_PIXELS) -> list[slice]:
+    """Slices cutting n tiles of crop × crop into batches (one network call each) of at most
+    `pixels` pixels, at least one tile: the activations' memory depends on the pixels, so
+    larger tiles go fewer to a call (64 of 32², 28 of 48²)."""
+    size = max(1, pixels // (crop * crop))
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
