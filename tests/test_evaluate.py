@@ -207,8 +207,8 @@ def test_the_report_counts_every_training_stage_of_a_checkpoint(tmp_path, monkey
     def iters(name: str) -> int:
         return json.loads((evaluate.RECIPES / f"{name}.json").read_text())["iters"]
 
-    model = ebt.load("image-ebt")  # estimate, descent, that pair six times more
-    assert model.recipe["init_from"] == "runs/image-ebt-estimate-7"
+    model = ebt.load("image-ebt")  # estimate, descent, that pair eight times more
+    assert model.recipe["init_from"] == "runs/image-ebt-estimate-9"
     last = ebt.read_metrics("image-ebt")[-1]["iter"]
     chain = [
         "image-ebt-estimate",
@@ -224,13 +224,18 @@ def test_the_report_counts_every_training_stage_of_a_checkpoint(tmp_path, monkey
         "image-ebt-estimate-6",
         "image-ebt-6",
         "image-ebt-estimate-7",
+        "image-ebt-7",
+        "image-ebt-estimate-8",
+        "image-ebt-8",
+        "image-ebt-estimate-9",
     ]
     earlier = " + ".join(str(iters(name)) for name in chain)
     assert evaluate._training(model, "image-ebt") == f"{earlier} + {last} iterations"
-    dit = ebt.load("image-dit")  # a base run, then continued six times
-    assert dit.recipe["init_from"] == "runs/image-dit-6"
+    dit = ebt.load("image-dit")  # a base run, then continued eight times
+    assert dit.recipe["init_from"] == "runs/image-dit-8"
     dit_stages = (
-        "image-dit-base", "image-dit-2", "image-dit-3", "image-dit-4", "image-dit-5", "image-dit-6"
+        "image-dit-base", "image-dit-2", "image-dit-3", "image-dit-4", "image-dit-5", "image-dit-6",
+        "image-dit-7", "image-dit-8",
     )  # fmt: skip
     runs = " + ".join([*(str(iters(name)) for name in dit_stages), str(dit.recipe["iters"])])
     assert evaluate._training(dit, "image-dit") == f"{runs} iterations"
