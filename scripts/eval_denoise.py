@@ -39,18 +39,18 @@ KNOWN_PHOTOS = (*(name for names in SPLITS.values() for name in names), *EXTRA_P
 
 def photos(names, side: int, clip: float = 0.0) -> dict[str, Image.Image]:
     """The named bundled photos (a split's, or any of KNOWN_PHOTOS), each downscaled to `side`
-    (0: full size, at most MAX_SIDE) after an optional contrast stretch."""
-    out = {}
+    (0: full size, at most MAX_SIDE, saying which photos were larger) after an optional
+    contrast stretch."""
+    out, shrunk = {}, []
     for name in names:
         pixels = load_photo(name)
         image = Image.fromarray(clip_stretch(pixels, clip) if clip else pixels)
         out[name] = ebt.fit_within(image, side or MAX_SIDE)
+        if not side and out[name].size != image.size:
+            shrunk.append(f"{name} to {out[name].width}×{out[name].height}")
+    if shrunk:
+        print(f"larger than {MAX_SIDE} pixels, downscaled: {', '.join(shrunk)}")
     return out
-
-
-def _size(name: str) -> tuple[int, int]:
-    height, width = load_photo(name).shape[:2]
-    return width, height
 
 
 def run(model, photo, config: ebt.DenoiseConfig) -> dict:
@@ -172,9 +172,6 @@ def main(argv=None) -> None:
         if len(set(names)) != len(names):
             parser.error(f"--photos names a photo twice: {args.photos}")
     pics = photos(names, args.side, args.clip)
-    shrunk = [f"{n} to {p.width}×{p.height}" for n, p in pics.items() if p.size != _size(n)]
-    if args.side == 0 and shrunk:
-        print(f"larger than {MAX_SIDE} pixels, downscaled: {', '.join(shrunk)}")
     clipped = f", contrast stretched to clip {args.clip:g} at each end" if args.clip else ""
     print(
         f"{'chosen' if args.photos is not None else args.split} photos {list(pics)} "
